@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// The `i2kit` command. Exit codes: 0 done, 1 the input has errors,
+// 2 the command line itself is wrong.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Command, CommanderError } from "commander";
+import { renderApp } from "../components/linuxkit/render";
+import { ConversionError, formatDiagnostic, type Diagnostic } from "../schema/diagnostics";
+import { loadFile, type LoadOptions, type LoadResult } from "../schema/load";
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const processIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+interface InputFlags {
+  profile?: string[];
+  projectName?: string;
+}
+
+/** Runs the CLI on `argv` (without `node` and the script) and resolves to the exit code. */
+export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let exitCode = 0;
+  const program = new Command()
+    .name("i2kit")
+    .description("Containers in, production VMs out: turn Compose files and i2kit manifests into LinuxKit VMs.")
+    .showHelpAfterError("(run i2kit --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const inputOptions = (cmd: Command) =>
+    cmd
+      .option("--profile <name...>", "activate Compose profiles (default: COMPOSE_PROFILES)")
+      .option("--project-name <name>", "app name (default: the Compose name, or the directory's)");
+
+  inputOptions(
+    program
+      .command("validate")
+      .description("check Compose files or i2kit manifests; warnings go to stderr")
+      .argument("<file...>", "compose.yaml or service.yml files"),
+  ).action((files: string[], flags: InputFlags) => {
+    for (const file of files) {
+      const result = load(file, flags, io);
+      if (!result) {
+        exitCode = 1;
+        continue;
+      }
+      const count = result.app.services.length;
+      io.out(`${file}: valid ${result.format === "compose" ? "Compose file" : "i2kit manifest"}, ${count} service${count === 1 ? "" : "s"}`);
+    }
+  });
+
+  inputOptions(
+    program
+      .command("render")
+      .description("write the LinuxKit config of each service to DIR/<service>.linuxkit.yml")
+      .argument("<file>", "compose.yaml or service.yml")
+      .requiredOption("-o, --out <dir>", "output directory")
+      .option("-s, --service <name...>", "render only these services"),
+  ).action((file: string, flags: InputFlags & { out: string; service?: string[] }) => {
+    const result = load(file, flags, io);
+    if (!result) {
+      exitCode = 1;
+      return;
+    }
+    const known = result.app.services.map((s) => s.name);
+    const unknown = (flags.service ?? []).filter((s) => !known.includes(s));
+    if (unknown.length > 0) {
+      io.err(`i2kit: ${file} has no service ${unknown.join(", ")} (it has ${known.join(", ")})`);
+      exitCode = 2;
+      return;
+    }
+    const services = flags.service ? result.app.services.filter((s) => flags.service?.includes(s.name)) : result.app.services;
+    // Render everything before writing anything, then write each file atomically.
+    const rendered = renderApp({ services });
+    for (const r of rendered) for (const w of r.warnings) io.err(`warning: ${r.service}: ${w}`);
+    fs.mkdirSync(flags.out, { recursive: true });
+    for (const r of rendered) {
+      const target = path.join(flags.out, `${r.service}.linuxkit.yml`);
+      writeAtomically(target, r.yaml);
+      io.out(`wrote ${target} (${r.contentHash})`);
+    }
+  });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      return 2;
+    }
+    throw e;
+  }
+  return exitCode;
+}
+
+function load(file: string, flags: InputFlags, io: Io): LoadResult | undefined {
+  const options: LoadOptions = {};
+  if (flags.profile) options.profiles = flags.profile;
+  if (flags.projectName) options.projectName = flags.projectName;
+  if (!fs.existsSync(file)) {
+    io.err(`i2kit: ${file}: no such file`);
+    return undefined;
+  }
+  try {
+    const result = loadFile(file, options);
+    printAll(result.warnings, io);
+    return result;
+  } catch (e) {
+    if (!(e instanceof ConversionError)) throw e;
+    printAll(e.diagnostics, io);
+    const errors = e.errors.length;
+    io.err(`${file}: ${errors} error${errors === 1 ? "" : "s"}`);
+    return undefined;
+  }
+}
+
+function printAll(diagnostics: readonly Diagnostic[], io: Io): void {
+  for (const d of diagnostics) io.err(formatDiagnostic(d));
+}
+
+function writeAtomically(target: string, contents: string): void {
+  const temporary = `${target}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, contents);
+  fs.renameSync(temporary, target);
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`i2kit: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exit(70);
+    },
+  );
+}

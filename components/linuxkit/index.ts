@@ -1,0 +1,4 @@
+export * from "./model";
+export * from "./images";
+export * from "./capabilities";
+export * from "./render";

@@ -1,0 +1,125 @@
+// What i2kit does with every key a Compose service may carry. A key is
+// honoured (a transform reads it), ignored with a warning that says why, or an
+// error because a VM cannot honour it. Nothing is dropped in silence: a test
+// checks that every key of the Compose Specification is listed here.
+
+export type KeyHandling =
+  | { kind: "honoured" }
+  | { kind: "ignored"; why: string }
+  | { kind: "unsupported"; why: string };
+
+const honoured: KeyHandling = { kind: "honoured" };
+const ignored = (why: string): KeyHandling => ({ kind: "ignored", why });
+const unsupported = (why: string): KeyHandling => ({ kind: "unsupported", why });
+
+export const SERVICE_KEYS: Readonly<Record<string, KeyHandling>> = {
+  // Read by the transforms of this folder.
+  image: honoured,
+  build: honoured,
+  platform: honoured,
+  command: honoured,
+  entrypoint: honoured,
+  environment: honoured,
+  env_file: honoured,
+  working_dir: honoured,
+  user: honoured,
+  ports: honoured,
+  expose: honoured,
+  volumes: honoured,
+  tmpfs: honoured,
+  secrets: honoured,
+  healthcheck: honoured,
+  depends_on: honoured,
+  deploy: honoured,
+  scale: honoured,
+  mem_limit: honoured,
+  mem_reservation: honoured,
+  cpus: honoured,
+  pids_limit: honoured,
+  cap_add: honoured,
+  cap_drop: honoured,
+  privileged: honoured,
+  read_only: honoured,
+  security_opt: honoured,
+  sysctls: honoured,
+  ulimits: honoured,
+  profiles: honoured,
+  network_mode: honoured,
+  oom_score_adj: honoured,
+  labels: honoured,
+  annotations: honoured,
+  restart: honoured,
+
+  // Accepted, with a warning that says what the VM does instead.
+  container_name: ignored("the VM group is named after the service"),
+  hostname: ignored("the VM's host name is set by the cloud"),
+  domainname: ignored("the VM's domain is set by the cloud"),
+  networks: ignored("services reach each other by name through the app's private DNS"),
+  links: ignored("services reach each other by name through the app's private DNS"),
+  external_links: ignored("services reach each other by name through the app's private DNS"),
+  dns: ignored("the VM uses the VPC's DNS resolver"),
+  dns_opt: ignored("the VM uses the VPC's DNS resolver"),
+  dns_search: ignored("the VM uses the VPC's DNS resolver"),
+  extra_hosts: ignored("host entries are not written on the VM"),
+  mac_address: ignored("the VM's interface is assigned by the cloud"),
+  logging: ignored("container output goes to the VM's console log"),
+  stop_signal: ignored("LinuxKit stops services with SIGTERM"),
+  stop_grace_period: ignored("LinuxKit's shutdown grace period applies"),
+  init: ignored("LinuxKit's init reaps processes on the VM"),
+  tty: ignored("services run without a terminal"),
+  stdin_open: ignored("services run without standard input"),
+  attach: ignored("there is no terminal to attach to"),
+  pull_policy: ignored("images are baked into the VM image; nothing is pulled at boot"),
+  pull_refresh_after: ignored("images are baked into the VM image; nothing is pulled at boot"),
+  develop: ignored("watch mode is a local development feature"),
+  shm_size: ignored("/dev/shm on the VM is sized by the kernel"),
+  cpu_count: ignored("the instance type sets the VM's CPUs"),
+  cpu_percent: ignored("the instance type sets the VM's CPUs"),
+  cpu_shares: ignored("each service has its own VM"),
+  cpu_period: ignored("use cpus or deploy.resources.limits.cpus"),
+  cpu_quota: ignored("use cpus or deploy.resources.limits.cpus"),
+  cpu_rt_period: ignored("real-time scheduling is not configured"),
+  cpu_rt_runtime: ignored("real-time scheduling is not configured"),
+  cpuset: ignored("the instance type sets the VM's CPUs"),
+  mem_swappiness: ignored("the VM has no swap"),
+  memswap_limit: ignored("the VM has no swap"),
+  oom_kill_disable: ignored("the OOM killer stays on for the VM's own safety"),
+  blkio_config: ignored("each service has its own VM and disk"),
+  cgroup: ignored("LinuxKit sets up the container's cgroup"),
+  cgroup_parent: ignored("LinuxKit sets up the container's cgroup"),
+  storage_opt: ignored("the container's root file system is part of the VM image"),
+  label_file: ignored("labels have no VM counterpart"),
+  post_start: ignored("lifecycle hooks are not run on the VM"),
+  pre_stop: ignored("lifecycle hooks are not run on the VM"),
+
+  // Errors: the VM cannot honour these, and dropping them would change what runs.
+  volumes_from: unsupported("containers of different services run on different VMs"),
+  extends: unsupported("merge the extended service into this file"),
+  devices: unsupported("host devices do not exist on the VM"),
+  device_cgroup_rules: unsupported("host devices do not exist on the VM"),
+  gpus: unsupported("pick a GPU instance type through x-i2kit.instance_type instead"),
+  runtime: unsupported("containers run with runc on the VM"),
+  isolation: unsupported("containers run with runc on the VM"),
+  ipc: unsupported("IPC namespaces are not shared across VMs"),
+  pid: unsupported("PID namespaces are not shared with the VM"),
+  uts: unsupported("the UTS namespace is not shared with the VM"),
+  userns_mode: unsupported("user namespaces are not configured on the VM"),
+  group_add: unsupported("supplementary groups are not configured yet"),
+  credential_spec: unsupported("credential specs are for Windows containers"),
+  configs: unsupported("configs are not supported yet: use a relative bind mount to bake the file in"),
+  models: unsupported("AI models are not run on i2kit VMs"),
+  provider: unsupported("provider services are run by Docker Compose itself"),
+  use_api_socket: unsupported("an i2kit VM runs no Docker engine"),
+};
+
+export const TOP_LEVEL_KEYS: Readonly<Record<string, KeyHandling>> = {
+  version: ignored("the version attribute is obsolete"),
+  name: honoured,
+  services: honoured,
+  volumes: honoured,
+  secrets: honoured,
+  networks: ignored("services reach each other by name through the app's private DNS"),
+  include: unsupported("merge the included files into this one"),
+  configs: unsupported("configs are not supported yet: use a relative bind mount to bake the file in"),
+  models: unsupported("AI models are not run on i2kit VMs"),
+};
