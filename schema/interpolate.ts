@@ -3,6 +3,7 @@
 // `${VAR+alt}` and `$$` for a literal dollar. Defaults nest
 // (`${A:-${B:-x}}`) and are only evaluated when used, as in compose-go.
 import type { DocPath } from "./diagnostics";
+import { isPlainObject } from "./values";
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
@@ -162,6 +163,3 @@ export function interpolateTree(
   return { value: walk(value, []), issues };
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
-}

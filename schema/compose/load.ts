@@ -4,7 +4,8 @@
 import * as path from "node:path";
 import type { DocPath, Reporter } from "../diagnostics";
 import { normaliseCapability } from "../capabilities";
-import { isPlainObject, type Environment } from "../interpolate";
+import type { Environment } from "../interpolate";
+import { isPlainObject } from "../values";
 import { parseListener } from "../manifest/ports";
 import { XI2kitServiceSchema, XI2kitTopSchema, type XI2kitService, type XI2kitTop } from "../manifest/schema";
 import type { ContainerSpec, Listener, LoadBalancerHealthCheck, SecretSpec, ServiceSpecInput } from "../spec";
@@ -99,7 +100,7 @@ function readTopSettings(value: unknown, report: Reporter): XI2kitTop {
   if (value === undefined) return {};
   const parsed = XI2kitTopSchema.safeParse(value);
   if (!parsed.success) {
-    reportZodIssues(report, ["x-i2kit"], parsed.error);
+    reportZodIssues(report, ["x-i2kit"], parsed.error, value);
     return {};
   }
   return parsed.data;
@@ -199,6 +200,11 @@ function readService(raw: unknown, ctx: ServiceContext, scope: AppScope): Servic
   if (raw.privileged === true) ctx.report.warn(at("privileged"), "privileged: the container gets every capability and the VM's devices");
 
   const stateful = x.stateful ?? false;
+  const replicas = x.replicas ?? deploy.replicas ?? 1;
+  if (stateful && replicas > 1) {
+    const where = x.replicas !== undefined ? ["x-i2kit", "replicas"] : raw.scale !== undefined ? ["scale"] : ["deploy", "replicas"];
+    ctx.report.error([...ctx.path, ...where], "a stateful service runs exactly one replica");
+  }
   const hasVolumes = (container.mounts ?? []).some((m) => m.type === "volume");
   if (hasVolumes && !stateful) {
     ctx.report.warn(at("volumes"), "named volumes live on each VM's own disk and are lost when it is replaced; set x-i2kit.stateful: true to keep them");
@@ -206,7 +212,7 @@ function readService(raw: unknown, ctx: ServiceContext, scope: AppScope): Servic
   const service: ServiceSpecInput = {
     name: ctx.serviceName,
     containers: [container as ContainerSpec],
-    replicas: x.replicas ?? deploy.replicas ?? 1,
+    replicas,
     public: x.public ?? scope.top.public ?? false,
     stateful,
     listeners: listeners(ports.published, x, scope.top, ctx),
@@ -224,7 +230,7 @@ function readServiceSettings(value: unknown, ctx: ServiceContext): XI2kitService
   if (value === undefined) return {};
   const parsed = XI2kitServiceSchema.safeParse(value);
   if (!parsed.success) {
-    reportZodIssues(ctx.report, [...ctx.path, "x-i2kit"], parsed.error);
+    reportZodIssues(ctx.report, [...ctx.path, "x-i2kit"], parsed.error, value);
     return {};
   }
   return parsed.data;
@@ -286,7 +292,7 @@ const SECRET_LIKE = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_
 function warnAboutSecretsInEnvironment(environment: Record<string, string>, ctx: ServiceContext): void {
   for (const [key, value] of Object.entries(environment)) {
     if (value !== "" && SECRET_LIKE.test(key)) {
-      ctx.report.warn([...ctx.path, "environment"], `${key} looks like a secret and would be baked into the VM image in clear; use a Compose secret`);
+      ctx.report.warn([...ctx.path, "environment", key], `${key} looks like a secret and would be baked into the VM image in clear; use a Compose secret`);
     }
   }
 }

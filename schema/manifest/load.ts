@@ -8,9 +8,14 @@ import { parseListener } from "./ports";
 import { ManifestSchema } from "./schema";
 
 export function readManifest(document: unknown, report: Reporter): ServiceSpecInput | undefined {
+  // Checked on the raw document too, so it is reported alongside any shape errors.
+  const raw = (document ?? {}) as { stateful?: unknown; replicas?: unknown };
+  if (raw.stateful === true && typeof raw.replicas === "number" && raw.replicas > 1) {
+    report.error(["replicas"], "a stateful service runs exactly one replica");
+  }
   const parsed = ManifestSchema.safeParse(document);
   if (!parsed.success) {
-    reportZodIssues(report, [], parsed.error);
+    reportZodIssues(report, [], parsed.error, document);
     return undefined;
   }
   const manifest = parsed.data;
@@ -23,7 +28,6 @@ export function readManifest(document: unknown, report: Reporter): ServiceSpecIn
     listeners: [],
   };
   if (manifest.instance_type) service.instanceType = manifest.instance_type;
-  if (manifest.stateful && manifest.replicas > 1) report.error(["replicas"], "a stateful service runs exactly one replica");
   const listenerPorts = new Map<number, string>();
   const instancePorts = new Map<number, string>();
   for (const [name, c] of Object.entries(manifest.containers)) {

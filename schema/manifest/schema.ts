@@ -2,6 +2,7 @@
 // `x-i2kit` extension of Compose files. The JSON Schema files in schema/
 // are generated from these (npm run generate).
 import { z } from "zod";
+import { containerName, serviceName } from "../spec";
 
 export const ManifestContainerSchema = z
   .object({
@@ -17,12 +18,12 @@ export const ManifestContainerSchema = z
 
 export const ManifestSchema = z
   .object({
-    name: z.string().describe("Service name; also its host name in the app"),
+    name: serviceName.describe("Service name; also its host name in the app"),
     replicas: z.number().int().min(0).default(1).describe("Number of VMs (a stateful service has one)"),
     stateful: z.boolean().default(false).describe("Keep the service's data on its own volume across instance replacement"),
     public: z.boolean().default(false).describe("Internet-facing load balancer when true, internal otherwise"),
     instance_type: z.string().optional().describe("EC2 instance type, e.g. t3.micro"),
-    containers: z.record(z.string(), ManifestContainerSchema).describe("The containers of the service, by name; they share the VM"),
+    containers: z.record(containerName, ManifestContainerSchema).describe("The containers of the service, by name; they share the VM"),
   })
   .strict()
   .describe("An i2kit service manifest (service.yml)");
