@@ -33,7 +33,8 @@ export function formatPath(path: DocPath): string {
 
 /** `compose.yaml:14:9: services.web.ports[1]: "80:abc" is not a valid port mapping` */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = `${d.file}:${d.line}:${d.col}`;
+  // Typed arguments have no lines: line 0 means "not from a file".
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
   const tag = d.severity === "warning" ? " warning:" : "";
   const path = d.path === "" ? "" : ` ${d.path}:`;
   return `${where}:${tag}${path} ${d.message}`;

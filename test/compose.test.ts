@@ -498,3 +498,61 @@ describe("Compose: what a VM cannot honour is named, never dropped", () => {
     expect(loadCompose("x-i2kit: {name: billing}\nservices:\n  web:\n    image: web\n").app.name).toBe("billing");
   });
 });
+
+describe("Compose: bad values of the remaining keys", () => {
+  it("reports bad durations, retries, replicas, resources and depends_on conditions", () => {
+    const text = `services:
+  web:
+    image: web
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: soon
+      retries: -1
+    deploy:
+      replicas: many
+      mode: global
+      resources:
+        limits: {memory: lots, devices: []}
+    depends_on:
+      db: {condition: service_ready}
+  db:
+    image: db
+`;
+    expect(errorsOf(() => loadCompose(text))).toEqual([
+      'compose.yaml:6:17: services.web.healthcheck.interval: "soon" is not a duration (e.g. 30s, 1m30s)',
+      "compose.yaml:7:16: services.web.healthcheck.retries: -1 is not a positive whole number",
+      'compose.yaml:9:17: services.web.deploy.replicas: "many" is not a whole number',
+      'compose.yaml:10:13: services.web.deploy.mode: deploy.mode "global" cannot be honoured: a service is a replicated VM group',
+      'compose.yaml:12:26: services.web.deploy.resources.limits.memory: "lots" is not a size',
+      "compose.yaml:12:41: services.web.deploy.resources.limits.devices: deploy.resources.limits.devices (GPUs and devices) cannot be honoured yet: pick an instance type with the device through x-i2kit.instance_type",
+      'compose.yaml:14:23: services.web.depends_on.db.condition: "service_ready" is not a condition (service_started, service_healthy, service_completed_successfully)',
+    ]);
+  });
+
+  it("reports a bad x-i2kit block key by key", () => {
+    const text = "services:\n  web:\n    image: web\n    x-i2kit:\n      replicas: -2\n      colour: blue\n      protocol: udp\n";
+    expect(errorsOf(() => loadCompose(text))).toEqual([
+      "compose.yaml:5:17: services.web.x-i2kit.replicas: Too small: expected number to be >=0",
+      'compose.yaml:6:15: services.web.x-i2kit.colour: unknown key "colour"',
+      'compose.yaml:7:17: services.web.x-i2kit.protocol: Invalid option: expected one of "http"|"tcp"',
+    ]);
+  });
+
+  it("refuses a service name that cannot be a host name", () => {
+    expect(errorsOf(() => loadCompose("services:\n  Web_1:\n    image: web\n"))).toEqual([
+      "compose.yaml:3:5: services.Web_1: name: must be a DNS label: lower-case letters, digits and '-'",
+    ]);
+  });
+});
+
+describe("typed arguments", () => {
+  it("validate into the same AppSpec with defaults, and report what is wrong by path", async () => {
+    const { defineApp } = await import("../schema/load");
+    const app = defineApp({ name: "shop", services: [{ name: "web", containers: [{ name: "web", image: "nginx" }] }] });
+    expect(app.services[0]).toMatchObject({ replicas: 1, public: false, stateful: false, instanceType: "t3.micro", listeners: [] });
+    expect(app.services[0]?.containers[0]).toMatchObject({ capAdd: [], capDrop: [], noNewPrivileges: true, environment: {} });
+    expect(() => defineApp({ name: "shop", services: [{ name: "web", containers: [{ name: "web" }] }] })).toThrow(
+      "<arguments>: services.0.containers.0.image: a container needs an image or a build",
+    );
+  });
+});
