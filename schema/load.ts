@@ -20,6 +20,8 @@ export interface LoadOptions {
   env?: Environment;
   profiles?: readonly string[];
   projectName?: string;
+  /** App name when the file names none, instead of its directory's name (for YAML given as text). */
+  fallbackName?: string;
   files?: ProjectFiles;
 }
 
@@ -66,6 +68,7 @@ export function loadText(text: string, file: string, options: LoadOptions = {}):
     files,
     ...(options.profiles ? { profiles: options.profiles } : {}),
     ...(options.projectName ? { projectName: options.projectName } : {}),
+    ...(options.fallbackName ? { fallbackName: options.fallbackName } : {}),
   });
   report.throwIfErrors();
   const names = (app?.services ?? []).map((s) => s.name);

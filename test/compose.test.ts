@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { defineApp } from "../schema/load";
 import { errorsOf, loadCompose, warningsOf } from "./helpers";
 
 const only = (text: string, extra: Record<string, string> = {}, env: Record<string, string> = {}) => {
@@ -546,8 +547,7 @@ describe("Compose: bad values of the remaining keys", () => {
 });
 
 describe("typed arguments", () => {
-  it("validate into the same AppSpec with defaults, and report what is wrong by path", async () => {
-    const { defineApp } = await import("../schema/load");
+  it("validate into the same AppSpec with defaults, and report what is wrong by path", () => {
     const app = defineApp({ name: "shop", services: [{ name: "web", containers: [{ name: "web", image: "nginx" }] }] });
     expect(app.services[0]).toMatchObject({ replicas: 1, public: false, stateful: false, instanceType: "t3.micro", listeners: [] });
     expect(app.services[0]?.containers[0]).toMatchObject({ capAdd: [], capDrop: [], noNewPrivileges: true, environment: {} });

@@ -29,6 +29,8 @@ export interface ComposeOptions {
   /** Active profiles; `COMPOSE_PROFILES` of `env` when absent. */
   profiles?: readonly string[];
   projectName?: string;
+  /** Used instead of the directory's name when the file names no app. */
+  fallbackName?: string;
   projectDir: string;
   files: ProjectFiles;
 }
@@ -91,7 +93,7 @@ export function readCompose(document: unknown, report: Reporter, options: Compos
 }
 
 function appName(topName: unknown, xName: string | undefined, options: ComposeOptions): string {
-  const chosen = options.projectName ?? xName ?? (typeof topName === "string" ? topName : undefined) ?? path.basename(path.resolve(options.projectDir));
+  const chosen = options.projectName ?? xName ?? (typeof topName === "string" ? topName : undefined) ?? options.fallbackName ?? path.basename(path.resolve(options.projectDir));
   // Compose's own normalisation, then '_' → '-' so the name is a DNS label.
   return chosen.toLowerCase().replace(/[^a-z0-9_-]/g, "").replace(/_/g, "-").replace(/^-+|-+$/g, "") || "app";
 }

@@ -1,0 +1,221 @@
+// AutoScalingGroup: the service's VMs. IMDSv2 only, encrypted disks, no SSH
+// key unless given, an instance role with only what the VM needs, and
+// rolling instance refreshes that keep full capacity and roll back on failure.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ARCHITECTURES, type Architecture } from "./architecture";
+import { i2kitTags } from "./tags";
+
+export interface AutoScalingGroupArgs {
+  app: string;
+  service: string;
+  imageId: pulumi.Input<string>;
+  architecture: Architecture;
+  instanceType: string;
+  vpcId: pulumi.Input<string>;
+  /** Private subnets the instances run in; a stateful service uses the first one only. */
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** The load balancer's security group: the only source admitted on the instance ports. */
+  loadBalancerSecurityGroupId?: pulumi.Input<string>;
+  instancePorts: { port: number; protocol: "tcp" | "udp" }[];
+  targetGroupArns?: pulumi.Input<pulumi.Input<string>[]>;
+  replicas: number;
+  /** Scale out up to this many instances on CPU (default: no scaling, `replicas` always). */
+  maxReplicas?: number;
+  cpuTargetPercent?: number;
+  stateful: boolean;
+  /** Size of the data disk for named volumes (GiB); none when absent. */
+  dataVolumeSizeGb?: number;
+  /** Secrets Manager secrets the instance may read. */
+  secretArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /** An EC2 key pair; none by default: there is nothing to log in to. */
+  keyName?: pulumi.Input<string>;
+  rootVolumeSizeGb?: number;
+  healthCheckGracePeriodSeconds?: number;
+  kmsKeyId?: pulumi.Input<string>;
+}
+
+export const EC2_TRUST = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
+/** The instance role's permissions: read its own secrets, attach its own data volume. Nothing else. */
+export function instancePolicy(secretArns: readonly string[], dataVolumeArn: string | undefined, service: string): string | undefined {
+  const statements: object[] = [];
+  if (secretArns.length > 0) statements.push({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [...secretArns] });
+  if (dataVolumeArn) {
+    statements.push(
+      { Sid: "AttachOwnVolume", Effect: "Allow", Action: ["ec2:AttachVolume"], Resource: [dataVolumeArn] },
+      {
+        Sid: "AttachToOwnInstances",
+        Effect: "Allow",
+        Action: ["ec2:AttachVolume"],
+        Resource: ["arn:aws:ec2:*:*:instance/*"],
+        Condition: { StringEquals: { "aws:ResourceTag/i2kit:service": service } },
+      },
+      { Sid: "FindOwnVolume", Effect: "Allow", Action: ["ec2:DescribeVolumes"], Resource: "*" },
+    );
+  }
+  return statements.length === 0 ? undefined : JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+const NOTHING_ALLOWED = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "*", Resource: "*" }] });
+
+/** Device name of the data disk; LinuxKit's `format` picks the first blank disk. */
+export const DATA_DEVICE = "/dev/sdf";
+
+export class AutoScalingGroup extends pulumi.ComponentResource {
+  readonly name: pulumi.Output<string>;
+  readonly launchTemplateId: pulumi.Output<string>;
+  readonly securityGroupId: pulumi.Output<string>;
+  readonly roleName: pulumi.Output<string>;
+  /** The stateful service's own EBS volume. */
+  readonly dataVolumeId: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: AutoScalingGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("i2kit:index:AutoScalingGroup", name, {}, opts);
+    if (!Number.isInteger(args.replicas) || args.replicas < 0) throw new Error(`AutoScalingGroup ${name}: replicas must be a whole number >= 0`);
+    if (args.stateful && args.replicas > 1) throw new Error(`AutoScalingGroup ${name}: a stateful service runs exactly one replica`);
+    if (args.stateful && args.maxReplicas !== undefined && args.maxReplicas > 1) throw new Error(`AutoScalingGroup ${name}: a stateful service cannot scale out`);
+    const maxReplicas = args.maxReplicas ?? args.replicas;
+    if (maxReplicas < args.replicas) throw new Error(`AutoScalingGroup ${name}: maxReplicas (${maxReplicas}) is below replicas (${args.replicas})`);
+    const facts = ARCHITECTURES[args.architecture];
+    const tags = i2kitTags(args.app, args.service);
+
+    const securityGroup = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: args.vpcId,
+        description: `i2kit ${args.app}/${args.service} instances: instance ports from the load balancer only`,
+        ingress: args.loadBalancerSecurityGroupId
+          ? args.instancePorts.map((p) => ({
+              protocol: p.protocol,
+              fromPort: p.port,
+              toPort: p.port,
+              securityGroups: [args.loadBalancerSecurityGroupId as pulumi.Input<string>],
+              description: `from the load balancer to ${p.port}/${p.protocol}`,
+            }))
+          : [],
+        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "AWS APIs and other services" }],
+        tags,
+      },
+      { parent: this },
+    );
+
+    const subnets = pulumi.output(args.subnetIds);
+    const subnetsUsed = args.stateful ? subnets.apply((s) => s.slice(0, 1)) : subnets;
+    let dataVolume: aws.ebs.Volume | undefined;
+    if (args.stateful) {
+      const zone = aws.ec2.getSubnetOutput({ id: subnets.apply((s) => s[0] as string) }, { parent: this }).availabilityZone;
+      dataVolume = new aws.ebs.Volume(
+        `${name}-data`,
+        {
+          availabilityZone: zone,
+          size: args.dataVolumeSizeGb ?? 20,
+          type: "gp3",
+          encrypted: true,
+          ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+          tags: { ...tags, "i2kit:volume": "data" },
+        },
+        // The data outlives every instance and every deploy; deleting it takes an explicit step.
+        { parent: this, protect: true },
+      );
+    }
+
+    const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: EC2_TRUST, tags }, { parent: this });
+    if (args.secretArns !== undefined || dataVolume) {
+      const policy = pulumi
+        .all([pulumi.output(args.secretArns ?? []), dataVolume ? dataVolume.arn : pulumi.output(undefined)])
+        .apply(([arns, volumeArn]) => instancePolicy(arns, volumeArn, args.service) ?? NOTHING_ALLOWED);
+      new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy }, { parent: this });
+    }
+    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, { parent: this });
+
+    const blockDevices: aws.types.input.ec2.LaunchTemplateBlockDeviceMapping[] = [
+      {
+        deviceName: facts.rootDeviceName,
+        ebs: {
+          volumeType: "gp3",
+          encrypted: "true",
+          deleteOnTermination: "true",
+          ...(args.rootVolumeSizeGb ? { volumeSize: args.rootVolumeSizeGb } : {}),
+          ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+        },
+      },
+    ];
+    if (!args.stateful && args.dataVolumeSizeGb) {
+      blockDevices.push({
+        deviceName: DATA_DEVICE,
+        ebs: { volumeType: "gp3", volumeSize: args.dataVolumeSizeGb, encrypted: "true", deleteOnTermination: "true" },
+      });
+    }
+    const launchTemplate = new aws.ec2.LaunchTemplate(
+      `${name}-lt`,
+      {
+        imageId: args.imageId,
+        instanceType: args.instanceType,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
+        blockDeviceMappings: blockDevices,
+        iamInstanceProfile: { arn: profile.arn },
+        vpcSecurityGroupIds: [securityGroup.id],
+        ...(args.keyName ? { keyName: args.keyName } : {}),
+        monitoring: { enabled: true },
+        updateDefaultVersion: true,
+        tagSpecifications: [
+          { resourceType: "instance", tags },
+          { resourceType: "volume", tags },
+        ],
+        tags,
+      },
+      { parent: this },
+    );
+
+    const hasLoadBalancer = args.targetGroupArns !== undefined;
+    const group = new aws.autoscaling.Group(
+      `${name}-asg`,
+      {
+        vpcZoneIdentifiers: subnetsUsed,
+        minSize: args.replicas,
+        maxSize: maxReplicas,
+        desiredCapacity: args.replicas,
+        // The version number, not $Latest: a new version is a change, and a change starts the refresh.
+        launchTemplate: { id: launchTemplate.id, version: launchTemplate.latestVersion.apply((v) => String(v)) },
+        healthCheckType: hasLoadBalancer ? "ELB" : "EC2",
+        healthCheckGracePeriod: args.healthCheckGracePeriodSeconds ?? 180,
+        ...(args.targetGroupArns ? { targetGroupArns: args.targetGroupArns } : {}),
+        instanceRefresh: {
+          strategy: "Rolling",
+          preferences: args.stateful
+            ? // One volume, one instance: the old instance must let go of it before the new one starts.
+              { minHealthyPercentage: 0, maxHealthyPercentage: 100, autoRollback: true, instanceWarmup: "60" }
+            : { minHealthyPercentage: 100, maxHealthyPercentage: 200, autoRollback: true, instanceWarmup: "60" },
+        },
+        protectFromScaleIn: args.stateful,
+        waitForCapacityTimeout: "15m",
+        tags: Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      },
+      { parent: this },
+    );
+    if (maxReplicas > args.replicas) {
+      new aws.autoscaling.Policy(
+        `${name}-cpu`,
+        {
+          autoscalingGroupName: group.name,
+          policyType: "TargetTrackingScaling",
+          targetTrackingConfiguration: {
+            predefinedMetricSpecification: { predefinedMetricType: "ASGAverageCPUUtilization" },
+            targetValue: args.cpuTargetPercent ?? 60,
+          },
+        },
+        { parent: this },
+      );
+    }
+    this.name = group.name;
+    this.launchTemplateId = launchTemplate.id;
+    this.securityGroupId = securityGroup.id;
+    this.roleName = role.name;
+    this.dataVolumeId = dataVolume ? dataVolume.id : pulumi.output(undefined);
+    this.registerOutputs({ name: this.name, launchTemplateId: this.launchTemplateId, dataVolumeId: this.dataVolumeId });
+  }
+}

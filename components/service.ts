@@ -1,0 +1,247 @@
+// Service: one ServiceSpec, wired end to end: pinned container images → the
+// LinuxKit disk image → an AMI → a load balancer and an Auto Scaling group,
+// plus its secrets in Secrets Manager.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { defineApp, loadFile, loadText } from "../schema/load";
+import type { AppSpec, SecretSpec, ServiceSpec, ServiceSpecInput } from "../schema/spec";
+import { Ami } from "./ami";
+import { architectureOf } from "./architecture";
+import { AutoScalingGroup } from "./auto-scaling-group";
+import { ContainerImage, type RegistryAuth } from "./container-image";
+import type { BaseImages } from "./linuxkit/images";
+import type { ResolvedImage } from "./linuxkit/render";
+import { LinuxKitImage } from "./linuxkit-image";
+import { LoadBalancer } from "./load-balancer";
+import { planLoadBalancer } from "./load-balancer-plan";
+import type { NetworkRefs } from "./network";
+import { effectiveListeners, instancePorts, needsDataDisk, serviceUrl } from "./service-plan";
+import { i2kitTags } from "./tags";
+
+export interface ServiceSource {
+  /** A Compose file or i2kit service.yml. */
+  file?: string;
+  /** The same, as YAML text. */
+  yaml?: string;
+  /** Typed arguments. */
+  spec?: ServiceSpecInput;
+  /** Which service of a multi-service file (default: the only one). */
+  serviceName?: string;
+  /** Where a typed spec's relative paths (bind sources, build contexts, secret files) start. */
+  projectDir?: string;
+}
+
+export interface ServiceOptions {
+  /** Scale out on CPU up to this many instances (default: replicas, no scaling). */
+  maxReplicas?: number;
+  /** Data disk size for named volumes, GiB (default 20). */
+  dataVolumeSizeGb?: number;
+  keyName?: pulumi.Input<string>;
+  redirectHttpToHttps?: boolean;
+  sslPolicy?: string;
+  ingressCidrs?: pulumi.Input<pulumi.Input<string>[]>;
+  imageBucket?: pulumi.Input<string>;
+  vmImportRoleName?: pulumi.Input<string>;
+  kmsKeyId?: pulumi.Input<string>;
+  baseImages?: Partial<BaseImages>;
+  linuxkitPath?: string;
+  buildDir?: string;
+  /** Secret values by secret name, instead of reading their file or variable. */
+  secretValues?: Record<string, pulumi.Input<string>>;
+}
+
+export interface ServiceArgs extends ServiceSource, ServiceOptions {
+  app?: string;
+  /** The VPC and subnets to use. Required: i2kit never falls back to the account's default VPC. */
+  network: NetworkRefs;
+}
+
+/** Resolves a Service's source to one validated spec, with the directory its relative paths start from. */
+export function resolveServiceSpec(source: ServiceSource, app?: string): { app: AppSpec; service: ServiceSpec } {
+  const given = [source.file, source.yaml, source.spec].filter((s) => s !== undefined).length;
+  if (given !== 1) throw new Error("Service: give exactly one of file, yaml or spec");
+  const loaded: AppSpec = source.file
+    ? loadFile(source.file).app
+    : source.yaml !== undefined
+      ? loadText(source.yaml, path.resolve(source.projectDir ?? ".", "compose.yaml"), { fallbackName: app ?? "app" }).app
+      : defineApp({
+          name: app ?? (source.spec as ServiceSpecInput).name,
+          projectDir: source.projectDir ?? ".",
+          services: [source.spec as ServiceSpecInput],
+        });
+  const names = loaded.services.map((s) => s.name);
+  const wanted = source.serviceName ?? (names.length === 1 ? names[0] : undefined);
+  const service = loaded.services.find((s) => s.name === wanted);
+  if (!service) {
+    throw new Error(
+      source.serviceName ? `Service: no service "${source.serviceName}" (there are ${names.join(", ")})` : `Service: the file has ${names.length} services (${names.join(", ")}); pick one with serviceName`,
+    );
+  }
+  return { app: { ...loaded, name: app ?? loaded.name }, service };
+}
+
+/** A secret's value at deploy time: from its file or variable, or given. External secrets have none here. */
+export function secretValue(secret: SecretSpec, projectDir: string, env: NodeJS.ProcessEnv, given?: Record<string, pulumi.Input<string>>): pulumi.Input<string> | undefined {
+  const override = given?.[secret.name];
+  if (override !== undefined) return override;
+  switch (secret.source.kind) {
+    case "file": {
+      const file = path.resolve(projectDir, secret.source.path);
+      if (!fs.existsSync(file)) throw new Error(`secret ${secret.name}: file ${secret.source.path} does not exist`);
+      return fs.readFileSync(file, "utf8");
+    }
+    case "environment": {
+      const value = env[secret.source.variable];
+      if (value === undefined) throw new Error(`secret ${secret.name}: environment variable ${secret.source.variable} is not set`);
+      return value;
+    }
+    case "external":
+      return undefined;
+  }
+}
+
+export class Service extends pulumi.ComponentResource {
+  readonly url: pulumi.Output<string | undefined>;
+  readonly imageId: pulumi.Output<string>;
+  readonly autoScalingGroupName: pulumi.Output<string>;
+  readonly linuxkitConfig: pulumi.Output<string>;
+  readonly contentHash: pulumi.Output<string>;
+  readonly loadBalancer: LoadBalancer | undefined;
+  readonly spec: ServiceSpec;
+
+  constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("i2kit:index:Service", name, {}, opts);
+    if (!args.network) throw new Error(`Service ${name}: give a network (vpcId, publicSubnetIds, privateSubnetIds), for example from a Network component; i2kit never uses the default VPC`);
+    const { app, service } = resolveServiceSpec(args, args.app);
+    this.spec = service;
+    const appName = app.name;
+    const architecture = architectureOf(service.instanceType);
+    const listeners = effectiveListeners(service);
+    // Read every secret before creating anything: a missing one fails the program, not the deploy.
+    // Reject listener combinations a load balancer cannot serve before creating anything.
+    if (listeners.length > 0) planLoadBalancer(listeners, service.healthCheck, service.name);
+    const secretInputs = service.secrets.map((s) => ({ spec: s, value: secretValue(s, app.projectDir, process.env, args.secretValues) }));
+    const tags = i2kitTags(appName, service.name);
+
+    const images: Record<string, pulumi.Output<ResolvedImage>> = {};
+    const auths: pulumi.Output<RegistryAuth | undefined>[] = [];
+    for (const c of service.containers) {
+      const image = new ContainerImage(
+        `${name}-${c.name}`,
+        {
+          app: appName,
+          service: service.name,
+          container: c.name,
+          ...(c.image ? { image: c.image } : {}),
+          ...(c.build ? { build: c.build } : {}),
+          projectDir: app.projectDir,
+          platform: `linux/${architecture}`,
+        },
+        { parent: this },
+      );
+      images[c.name] = image.imageRef.apply((ref) => ({ ref }));
+      auths.push(image.registryAuth);
+    }
+    const linuxkit = new LinuxKitImage(
+      `${name}-vm`,
+      {
+        service,
+        images,
+        architecture,
+        projectDir: app.projectDir,
+        registryAuth: auths,
+        ...(args.baseImages ? { baseImages: args.baseImages } : {}),
+        ...(args.linuxkitPath ? { linuxkitPath: args.linuxkitPath } : {}),
+        ...(args.buildDir ? { outputDir: args.buildDir } : {}),
+      },
+      { parent: this },
+    );
+    const ami = new Ami(
+      `${name}-ami`,
+      {
+        app: appName,
+        service: service.name,
+        architecture,
+        imagePath: linuxkit.imagePath,
+        contentHash: linuxkit.contentHash,
+        imageRefs: Object.fromEntries(Object.entries(images).map(([k, v]) => [k, v.ref])),
+        ...(args.imageBucket ? { bucket: args.imageBucket } : {}),
+        ...(args.vmImportRoleName ? { vmImportRoleName: args.vmImportRoleName } : {}),
+        ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+      },
+      { parent: this },
+    );
+
+    const secretArns: pulumi.Output<string>[] = secretInputs.map(({ spec, value }) => {
+      if (value === undefined) {
+        const external = spec.source.kind === "external" ? spec.source.name : spec.name;
+        return aws.secretsmanager.getSecretOutput({ name: external }, { parent: this }).arn;
+      }
+      const secret = new aws.secretsmanager.Secret(
+        `${name}-secret-${spec.name}`,
+        {
+          name: `i2kit/${appName}/${service.name}/${spec.name}`,
+          description: `Compose secret ${spec.name} of ${appName}/${service.name}`,
+          recoveryWindowInDays: 7,
+          ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+          tags: { ...tags, "i2kit:secret": spec.name },
+        },
+        { parent: this },
+      );
+      new aws.secretsmanager.SecretVersion(`${name}-secret-${spec.name}`, { secretId: secret.id, secretString: pulumi.secret(value) }, { parent: this });
+      return secret.arn;
+    });
+
+    const lb =
+      listeners.length > 0
+        ? new LoadBalancer(
+            `${name}-lb`,
+            {
+              app: appName,
+              service: service.name,
+              listeners,
+              ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
+              public: service.public,
+              vpcId: args.network.vpcId,
+              subnetIds: service.public ? args.network.publicSubnetIds : args.network.privateSubnetIds,
+              ...(args.ingressCidrs ? { ingressCidrs: args.ingressCidrs } : {}),
+              ...(args.redirectHttpToHttps ? { redirectHttpToHttps: true } : {}),
+              ...(args.sslPolicy ? { sslPolicy: args.sslPolicy } : {}),
+            },
+            { parent: this },
+          )
+        : undefined;
+    this.loadBalancer = lb;
+    const group = new AutoScalingGroup(
+      `${name}-group`,
+      {
+        app: appName,
+        service: service.name,
+        imageId: ami.imageId,
+        architecture,
+        instanceType: service.instanceType,
+        vpcId: args.network.vpcId,
+        subnetIds: args.network.privateSubnetIds,
+        instancePorts: instancePorts(listeners),
+        replicas: service.replicas,
+        stateful: service.stateful,
+        ...(lb ? { loadBalancerSecurityGroupId: lb.securityGroupId, targetGroupArns: lb.targetGroupArns.apply((arns) => Object.values(arns)) } : {}),
+        ...(args.maxReplicas !== undefined ? { maxReplicas: args.maxReplicas } : {}),
+        ...(needsDataDisk(service) || service.stateful ? { dataVolumeSizeGb: args.dataVolumeSizeGb ?? 20 } : {}),
+        ...(secretArns.length > 0 ? { secretArns } : {}),
+        ...(args.keyName ? { keyName: args.keyName } : {}),
+        ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+      },
+      { parent: this },
+    );
+    const first = listeners[0];
+    this.url = lb && first ? lb.dnsName.apply((dns) => serviceUrl(first, dns)) : pulumi.output(undefined);
+    this.imageId = ami.imageId;
+    this.autoScalingGroupName = group.name;
+    this.linuxkitConfig = linuxkit.config;
+    this.contentHash = linuxkit.contentHash;
+    this.registerOutputs({ url: this.url, imageId: this.imageId, autoScalingGroupName: this.autoScalingGroupName, linuxkitConfig: this.linuxkitConfig });
+  }
+}
