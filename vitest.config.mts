@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "components/**/*.test.ts", "schema/**/*.test.ts"],
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/scratch/**", "node_modules/**"],
     testTimeout: 30_000,
   },
 });

@@ -52,7 +52,7 @@ export class App extends pulumi.ComponentResource {
   readonly vpcId: pulumi.Output<string>;
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("i2kit:index:App", name, {}, opts);
+    // Loading and checking come before the component registers: a bad file leaves nothing behind.
     const given = [args.file, args.yaml, args.spec].filter((s) => s !== undefined).length;
     if (given !== 1) throw new Error(`App ${name}: give exactly one of file, yaml or spec`);
     const app = args.file
@@ -64,6 +64,7 @@ export class App extends pulumi.ComponentResource {
     for (const unknown of Object.keys(args.serviceOptions ?? {}).filter((s) => !order.includes(s))) {
       throw new Error(`App ${name}: serviceOptions names "${unknown}", which is not a service of the app (${order.join(", ")})`);
     }
+    super("i2kit:index:App", name, {}, opts);
     const zoneName = args.privateZoneName ?? `${app.name}.internal`;
     const tags = i2kitTags(app.name);
     const network: NetworkRefs = args.network ?? new Network(`${name}-network`, { app: app.name, searchDomain: zoneName }, { parent: this });

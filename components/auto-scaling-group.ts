@@ -74,12 +74,13 @@ export class AutoScalingGroup extends pulumi.ComponentResource {
   readonly dataVolumeId: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: AutoScalingGroupArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("i2kit:index:AutoScalingGroup", name, {}, opts);
+    // Arguments are checked before the component registers: a bad one leaves nothing behind.
     if (!Number.isInteger(args.replicas) || args.replicas < 0) throw new Error(`AutoScalingGroup ${name}: replicas must be a whole number >= 0`);
     if (args.stateful && args.replicas > 1) throw new Error(`AutoScalingGroup ${name}: a stateful service runs exactly one replica`);
     if (args.stateful && args.maxReplicas !== undefined && args.maxReplicas > 1) throw new Error(`AutoScalingGroup ${name}: a stateful service cannot scale out`);
     const maxReplicas = args.maxReplicas ?? args.replicas;
     if (maxReplicas < args.replicas) throw new Error(`AutoScalingGroup ${name}: maxReplicas (${maxReplicas}) is below replicas (${args.replicas})`);
+    super("i2kit:index:AutoScalingGroup", name, {}, opts);
     const facts = ARCHITECTURES[args.architecture];
     const tags = i2kitTags(args.app, args.service);
 

@@ -33,8 +33,9 @@ export class ContainerImage extends pulumi.ComponentResource {
   readonly registryAuth: pulumi.Output<RegistryAuth | undefined>;
 
   constructor(name: string, args: ContainerImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("i2kit:index:ContainerImage", name, {}, opts);
+    // Arguments are checked before the component registers: a bad one leaves nothing behind.
     if (!args.build && !args.image) throw new Error(`ContainerImage ${name}: give an image to pin or a build`);
+    super("i2kit:index:ContainerImage", name, {}, opts);
     const tags = i2kitTags(args.app, args.service, { "i2kit:container": args.container });
 
     if (args.build) {

@@ -33,7 +33,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
   readonly type: "application" | "network";
 
   constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("i2kit:index:LoadBalancer", name, {}, opts);
+    // Arguments are checked before the component registers: a bad one leaves nothing behind.
     const plan = planLoadBalancer(args.listeners, args.healthCheck, args.service);
     if (args.redirectHttpToHttps && !plan.listeners.some((l) => l.protocol === "HTTPS" && l.port === 443)) {
       throw new Error(`LoadBalancer ${name}: redirectHttpToHttps needs an HTTPS listener on port 443`);
@@ -41,6 +41,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
     if (args.redirectHttpToHttps && plan.listeners.some((l) => l.port === 80)) {
       throw new Error(`LoadBalancer ${name}: redirectHttpToHttps adds a listener on port 80, which the service already uses`);
     }
+    super("i2kit:index:LoadBalancer", name, {}, opts);
     this.type = plan.type;
     const tags = i2kitTags(args.app, args.service);
     const vpc = aws.ec2.getVpcOutput({ id: args.vpcId }, { parent: this });

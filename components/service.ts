@@ -112,10 +112,9 @@ export class Service extends pulumi.ComponentResource {
   readonly spec: ServiceSpec;
 
   constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("i2kit:index:Service", name, {}, opts);
+    // Everything that can be wrong with the arguments is found before the component registers.
     if (!args.network) throw new Error(`Service ${name}: give a network (vpcId, publicSubnetIds, privateSubnetIds), for example from a Network component; i2kit never uses the default VPC`);
     const { app, service } = resolveServiceSpec(args, args.app);
-    this.spec = service;
     const appName = app.name;
     const architecture = architectureOf(service.instanceType);
     const listeners = effectiveListeners(service);
@@ -123,6 +122,8 @@ export class Service extends pulumi.ComponentResource {
     // Reject listener combinations a load balancer cannot serve before creating anything.
     if (listeners.length > 0) planLoadBalancer(listeners, service.healthCheck, service.name);
     const secretInputs = service.secrets.map((s) => ({ spec: s, value: secretValue(s, app.projectDir, process.env, args.secretValues) }));
+    super("i2kit:index:Service", name, {}, opts);
+    this.spec = service;
     const tags = i2kitTags(appName, service.name);
 
     const images: Record<string, pulumi.Output<ResolvedImage>> = {};

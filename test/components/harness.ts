@@ -10,6 +10,8 @@ export interface Registered {
   inputs: Record<string, unknown>;
   /** Name of the parent resource; undefined at the root. */
   parent: string | undefined;
+  /** Names of the resources it was declared to depend on (`dependsOn`). */
+  dependsOn: string[];
   custom: boolean;
 }
 
@@ -76,19 +78,25 @@ export interface Harness {
 /** Installs the mocks; `preview` makes every computed output unknown, as in `pulumi preview`. */
 export function mockPulumi(preview = false): Harness {
   const resources: Registered[] = [];
-  const parents = new Map<string, string | undefined>();
+  const parents = new Map<string, { parent: string | undefined; dependsOn: string[] }>();
   // The mock monitor gets each registration's parent URN but does not pass it to the mocks: keep it.
   const original = MockMonitor.prototype.registerResource;
-  MockMonitor.prototype.registerResource = function (this: MockMonitor, req: { getType(): string; getName(): string; getParent(): string }, callback: unknown) {
+  MockMonitor.prototype.registerResource = function (
+    this: MockMonitor,
+    req: { getType(): string; getName(): string; getParent(): string; getDependenciesList(): string[] },
+    callback: unknown,
+  ) {
+    const nameOf = (urn: string) => urn.split("::").pop() as string;
     const parentUrn = req.getParent();
-    parents.set(`${req.getType()}::${req.getName()}`, parentUrn ? parentUrn.split("::").pop() : undefined);
+    parents.set(`${req.getType()}::${req.getName()}`, { parent: parentUrn ? nameOf(parentUrn) : undefined, dependsOn: req.getDependenciesList().map(nameOf) });
     return (original as (this: MockMonitor, r: unknown, c: unknown) => Promise<void>).call(this, req, callback);
   } as typeof original;
   void pulumi.runtime.setMocks(
     {
       newResource(args) {
         const inputs = args.inputs as Record<string, unknown>;
-        resources.push({ type: args.type, name: args.name, inputs, parent: parents.get(`${args.type}::${args.name}`), custom: args.custom ?? false });
+        const links = parents.get(`${args.type}::${args.name}`);
+        resources.push({ type: args.type, name: args.name, inputs, parent: links?.parent, dependsOn: links?.dependsOn ?? [], custom: args.custom ?? false });
         return { id: preview ? "" : `${args.name}-id`, state: preview ? inputs : { ...inputs, ...computed(args.type, args.name, inputs) } };
       },
       call(args) {
