@@ -36,7 +36,8 @@ export function buildScript(linuxkit: string, format: string, configFile: string
     `cat > "${configFile}"`,
     // The logins live in a throwaway DOCKER_CONFIG that is removed when the build ends.
     'export DOCKER_CONFIG="$(mktemp -d)"; trap \'rm -rf "$DOCKER_CONFIG"\' EXIT',
-    'printf %s "${I2KIT_DOCKER_AUTHS:-{\\"auths\\":{}}}" > "$DOCKER_CONFIG/config.json"',
+    `auths="\${I2KIT_DOCKER_AUTHS:-}"; [ -n "$auths" ] || auths='{"auths":{}}'`,
+    'printf %s "$auths" > "$DOCKER_CONFIG/config.json"',
     `${linuxkit} build --format ${format} --name "${name}" --dir "${dir}" "${configFile}" >&2`,
   ].join("\n");
 }
@@ -56,6 +57,8 @@ export class LinuxKitImage extends pulumi.ComponentResource {
     const rendered = pulumi.output(args.images).apply((images) =>
       renderLinuxKitConfig(args.service, { images, ...(args.baseImages ? { baseImages: args.baseImages } : {}) }),
     );
+    // What the renderer had to guess (an entrypoint it cannot know yet) is said in the deploy log.
+    rendered.warnings.apply((warnings) => warnings.forEach((w) => pulumi.log.warn(w, this)));
     this.config = rendered.yaml;
     this.contentHash = rendered.contentHash;
     const imageName = rendered.contentHash.apply((hash) => `${args.service.name}-${hash.slice("sha256:".length, "sha256:".length + 16)}`);
