@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { renderApp } from "../components/linuxkit/render";
 import { ConversionError, formatDiagnostic, type Diagnostic } from "../schema/diagnostics";
 import { loadFile, type LoadOptions, type LoadResult } from "../schema/load";
+import type { Plan } from "./plan/plan";
 
 interface Io {
   out: (line: string) => void;
@@ -87,6 +88,49 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
     }
   });
 
+  inputOptions(
+    program
+      .command("plan")
+      .description("show what pulumi up would create, offline: no Pulumi CLI, no cloud calls, no credentials")
+      .argument("<file>", "compose.yaml or service.yml")
+      .option("--json", "print the plan as JSON")
+      .option("-o, --out <dir>", "also write the rendered LinuxKit configs to DIR")
+      .option("--diagram <file>", "write an architecture diagram: Mermaid source, or SVG when FILE ends in .svg"),
+  ).action(async (file: string, flags: InputFlags & { json?: boolean; out?: string; diagram?: string }) => {
+    if (!fs.existsSync(file)) {
+      io.err(`i2kit: ${file}: no such file`);
+      exitCode = 1;
+      return;
+    }
+    // Loaded here: the Pulumi SDK takes most of a second to load, and only plan needs it.
+    const { planFile } = require("./plan/plan") as typeof import("./plan/plan.js");
+    const { renderJson, renderText } = require("./plan/present") as typeof import("./plan/present.js");
+    const { renderMermaid, renderSvg } = require("./plan/diagram") as typeof import("./plan/diagram.js");
+    let plan: Plan;
+    try {
+      plan = await planFile(file, { load: loadOptions(flags) });
+    } catch (e) {
+      if (!(e instanceof ConversionError)) throw e;
+      printAll(e.diagnostics, io);
+      io.err(`${file}: ${e.errors.length} error${e.errors.length === 1 ? "" : "s"}`);
+      exitCode = 1;
+      return;
+    }
+    if (flags.out) {
+      fs.mkdirSync(flags.out, { recursive: true });
+      for (const c of plan.configs) writeAtomically(path.join(flags.out, `${c.service}.linuxkit.yml`), c.yaml);
+    }
+    if (flags.diagram) {
+      fs.mkdirSync(path.dirname(path.resolve(flags.diagram)), { recursive: true });
+      writeAtomically(flags.diagram, flags.diagram.endsWith(".svg") ? renderSvg(plan) : renderMermaid(plan));
+    }
+    io.out(flags.json ? renderJson(plan) : renderText(plan));
+    if (!flags.json) {
+      if (flags.out) io.out(`\nwrote ${plan.configs.length} LinuxKit config${plan.configs.length === 1 ? "" : "s"} to ${flags.out}`);
+      if (flags.diagram) io.out(`wrote the diagram to ${flags.diagram}`);
+    }
+  });
+
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (e) {
@@ -99,10 +143,15 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
   return exitCode;
 }
 
-function load(file: string, flags: InputFlags, io: Io): LoadResult | undefined {
+function loadOptions(flags: InputFlags): LoadOptions {
   const options: LoadOptions = {};
   if (flags.profile) options.profiles = flags.profile;
   if (flags.projectName) options.projectName = flags.projectName;
+  return options;
+}
+
+function load(file: string, flags: InputFlags, io: Io): LoadResult | undefined {
+  const options = loadOptions(flags);
   if (!fs.existsSync(file)) {
     io.err(`i2kit: ${file}: no such file`);
     return undefined;

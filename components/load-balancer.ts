@@ -14,6 +14,8 @@ export interface LoadBalancerArgs {
   healthCheck?: LoadBalancerHealthCheck;
   public: boolean;
   vpcId: pulumi.Input<string>;
+  /** The VPC's CIDR block; looked up from the VPC when absent. */
+  vpcCidrBlock?: pulumi.Input<string>;
   /** Public subnets for an internet-facing load balancer, private ones otherwise. */
   subnetIds: pulumi.Input<pulumi.Input<string>[]>;
   /** Who may connect: 0.0.0.0/0 for a public service, the VPC's CIDR otherwise. */
@@ -44,8 +46,8 @@ export class LoadBalancer extends pulumi.ComponentResource {
     super("i2kit:index:LoadBalancer", name, {}, opts);
     this.type = plan.type;
     const tags = i2kitTags(args.app, args.service);
-    const vpc = aws.ec2.getVpcOutput({ id: args.vpcId }, { parent: this });
-    const cidrs = args.ingressCidrs ?? (args.public ? ["0.0.0.0/0"] : [vpc.cidrBlock]);
+    const vpcCidr = args.vpcCidrBlock ?? aws.ec2.getVpcOutput({ id: args.vpcId }, { parent: this }).cidrBlock;
+    const cidrs = args.ingressCidrs ?? (args.public ? ["0.0.0.0/0"] : [vpcCidr]);
 
     const ingress = [...plan.ingress];
     if (args.redirectHttpToHttps) ingress.push({ port: 80, protocol: "tcp" });
@@ -59,7 +61,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
           protocol: t.protocol === "UDP" ? "udp" : t.protocol === "TCP_UDP" ? "-1" : "tcp",
           fromPort: t.protocol === "TCP_UDP" ? 0 : t.port,
           toPort: t.protocol === "TCP_UDP" ? 0 : t.port,
-          cidrBlocks: [vpc.cidrBlock],
+          cidrBlocks: [vpcCidr],
           description: `to instances on ${t.port}`,
         })),
         tags,

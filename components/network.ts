@@ -19,6 +19,8 @@ export interface NetworkRefs {
   vpcId: pulumi.Input<string>;
   publicSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
   privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** The VPC's CIDR block; looked up from the VPC when absent. */
+  cidrBlock?: pulumi.Input<string>;
 }
 
 /** The /20 subnets of a /16: public ones from the bottom, private ones from the middle. */

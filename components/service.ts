@@ -206,6 +206,7 @@ export class Service extends pulumi.ComponentResource {
               ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
               public: service.public,
               vpcId: args.network.vpcId,
+              ...(args.network.cidrBlock ? { vpcCidrBlock: args.network.cidrBlock } : {}),
               subnetIds: service.public ? args.network.publicSubnetIds : args.network.privateSubnetIds,
               ...(args.ingressCidrs ? { ingressCidrs: args.ingressCidrs } : {}),
               ...(args.redirectHttpToHttps ? { redirectHttpToHttps: true } : {}),

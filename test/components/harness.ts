@@ -1,19 +1,10 @@
 // Runs Pulumi programs under the SDK's mock monitor and records every
 // registration with its parent, in normal or preview mode.
 import { createHash } from "node:crypto";
-import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import type * as pulumi from "@pulumi/pulumi";
+import { settle, startRecording, type Registration } from "../../cli/plan/record";
 
-export interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  /** Name of the parent resource; undefined at the root. */
-  parent: string | undefined;
-  /** Names of the resources it was declared to depend on (`dependsOn`). */
-  dependsOn: string[];
-  custom: boolean;
-}
+export type Registered = Registration;
 
 const DIGEST = `sha256:${"e".repeat(64)}`;
 
@@ -77,47 +68,10 @@ export interface Harness {
 
 /** Installs the mocks; `preview` makes every computed output unknown, as in `pulumi preview`. */
 export function mockPulumi(preview = false): Harness {
-  const resources: Registered[] = [];
-  const parents = new Map<string, { parent: string | undefined; dependsOn: string[] }>();
-  // The mock monitor gets each registration's parent URN but does not pass it to the mocks: keep it.
-  const original = MockMonitor.prototype.registerResource;
-  MockMonitor.prototype.registerResource = function (
-    this: MockMonitor,
-    req: { getType(): string; getName(): string; getParent(): string; getDependenciesList(): string[] },
-    callback: unknown,
-  ) {
-    const nameOf = (urn: string) => urn.split("::").pop() as string;
-    const parentUrn = req.getParent();
-    parents.set(`${req.getType()}::${req.getName()}`, { parent: parentUrn ? nameOf(parentUrn) : undefined, dependsOn: req.getDependenciesList().map(nameOf) });
-    return (original as (this: MockMonitor, r: unknown, c: unknown) => Promise<void>).call(this, req, callback);
-  } as typeof original;
-  void pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        const inputs = args.inputs as Record<string, unknown>;
-        const links = parents.get(`${args.type}::${args.name}`);
-        resources.push({ type: args.type, name: args.name, inputs, parent: links?.parent, dependsOn: links?.dependsOn ?? [], custom: args.custom ?? false });
-        return { id: preview ? "" : `${args.name}-id`, state: preview ? inputs : { ...inputs, ...computed(args.type, args.name, inputs) } };
-      },
-      call(args) {
-        return invoke(args.token, args.inputs as Record<string, unknown>);
-      },
-    },
-    "i2kit-test",
-    "test",
-    preview,
-  );
-  const harness: Harness = {
+  const resources = startRecording({ preview, computed, invoke });
+  return {
     resources,
-    async settle() {
-      let last = -1;
-      let stable = 0;
-      for (let i = 0; i < 500 && stable < 5; i++) {
-        await new Promise((r) => setTimeout(r, 2));
-        stable = resources.length === last ? stable + 1 : 0;
-        last = resources.length;
-      }
-    },
+    settle: () => settle(resources),
     find(type, name) {
       const match = resources.filter((r) => r.type === type && (name === undefined || (typeof name === "string" ? r.name === name : name.test(r.name))));
       if (match.length !== 1) throw new Error(`expected one ${type} ${String(name ?? "")}, found ${match.length}: ${resources.filter((r) => r.type === type).map((r) => r.name).join(", ")}`);
@@ -125,7 +79,6 @@ export function mockPulumi(preview = false): Harness {
     },
     all: (type) => resources.filter((r) => r.type === type),
   };
-  return harness;
 }
 
 /** The value of an output, or "unknown" when preview does not know it yet. */
