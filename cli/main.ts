@@ -103,9 +103,9 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
       return;
     }
     // Loaded here: the Pulumi SDK takes most of a second to load, and only plan needs it.
-    const { planFile } = require("./plan/plan") as typeof import("./plan/plan.js");
-    const { renderJson, renderText } = require("./plan/present") as typeof import("./plan/present.js");
-    const { renderMermaid, renderSvg } = require("./plan/diagram") as typeof import("./plan/diagram.js");
+    const { planFile } = await import("./plan/plan.js");
+    const { renderJson, renderText } = await import("./plan/present.js");
+    const { renderMermaid, renderSvg } = await import("./plan/diagram.js");
     let plan: Plan;
     try {
       plan = await planFile(file, { load: loadOptions(flags) });
