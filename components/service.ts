@@ -102,6 +102,166 @@ export function secretValue(secret: SecretSpec, projectDir: string, env: NodeJS.
   }
 }
 
+/** A service checked and ready to wire: everything that can be wrong with the arguments is found here. */
+export interface PreparedService {
+  app: AppSpec;
+  service: ServiceSpec;
+  architecture: ReturnType<typeof architectureOf>;
+  listeners: ReturnType<typeof effectiveListeners>;
+  secrets: { spec: SecretSpec; value: pulumi.Input<string> | undefined }[];
+}
+
+export function prepareService(name: string, args: ServiceArgs): PreparedService {
+  if (!args.network) throw new Error(`Service ${name}: give a network (vpcId, publicSubnetIds, privateSubnetIds), for example from a Network component; i2kit never uses the default VPC`);
+  const { app, service } = resolveServiceSpec(args, args.app);
+  const listeners = effectiveListeners(service);
+  // Listener combinations no load balancer can serve, and secrets that cannot be read, fail here.
+  if (listeners.length > 0) planLoadBalancer(listeners, service.healthCheck, service.name);
+  const secrets = service.secrets.map((s) => ({ spec: s, value: secretValue(s, app.projectDir, process.env, args.secretValues) }));
+  return { app, service, architecture: architectureOf(service.instanceType), listeners, secrets };
+}
+
+export interface ServiceResources {
+  url: pulumi.Output<string | undefined>;
+  imageId: pulumi.Output<string>;
+  autoScalingGroupName: pulumi.Output<string>;
+  linuxkitConfig: pulumi.Output<string>;
+  contentHash: pulumi.Output<string>;
+  loadBalancer: LoadBalancer | undefined;
+}
+
+/**
+ * Creates a service's resources under `parent`. Shared by the Service
+ * component and the multi-language provider's Service, which differ only in
+ * the arguments they accept.
+ */
+export function wireService(parent: pulumi.ComponentResource, name: string, prepared: PreparedService, args: ServiceOptions & { network: NetworkRefs }): ServiceResources {
+  const { app, service, architecture, listeners, secrets: secretInputs } = prepared;
+  const appName = app.name;
+  const tags = i2kitTags(appName, service.name);
+
+  const images: Record<string, pulumi.Output<ResolvedImage>> = {};
+  const auths: pulumi.Output<RegistryAuth | undefined>[] = [];
+  for (const c of service.containers) {
+    const image = new ContainerImage(
+      `${name}-${c.name}`,
+      {
+        app: appName,
+        service: service.name,
+        container: c.name,
+        ...(c.image ? { image: c.image } : {}),
+        ...(c.build ? { build: c.build } : {}),
+        projectDir: app.projectDir,
+        platform: `linux/${architecture}`,
+      },
+      { parent },
+    );
+    images[c.name] = image.imageRef.apply((ref) => ({ ref }));
+    auths.push(image.registryAuth);
+  }
+  const linuxkit = new LinuxKitImage(
+    `${name}-vm`,
+    {
+      service,
+      images,
+      architecture,
+      projectDir: app.projectDir,
+      registryAuth: auths,
+      ...(args.baseImages ? { baseImages: args.baseImages } : {}),
+      ...(args.linuxkitPath ? { linuxkitPath: args.linuxkitPath } : {}),
+      ...(args.buildDir ? { outputDir: args.buildDir } : {}),
+    },
+    { parent },
+  );
+  const ami = new Ami(
+    `${name}-ami`,
+    {
+      app: appName,
+      service: service.name,
+      architecture,
+      imagePath: linuxkit.imagePath,
+      contentHash: linuxkit.contentHash,
+      imageRefs: Object.fromEntries(Object.entries(images).map(([k, v]) => [k, v.ref])),
+      ...(args.imageBucket ? { bucket: args.imageBucket } : {}),
+      ...(args.vmImportRoleName ? { vmImportRoleName: args.vmImportRoleName } : {}),
+      ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+    },
+    { parent },
+  );
+
+  const secretArns: pulumi.Output<string>[] = secretInputs.map(({ spec, value }) => {
+    if (value === undefined) {
+      const external = spec.source.kind === "external" ? spec.source.name : spec.name;
+      return aws.secretsmanager.getSecretOutput({ name: external }, { parent }).arn;
+    }
+    const secret = new aws.secretsmanager.Secret(
+      `${name}-secret-${spec.name}`,
+      {
+        name: `i2kit/${appName}/${service.name}/${spec.name}`,
+        description: `Compose secret ${spec.name} of ${appName}/${service.name}`,
+        recoveryWindowInDays: 7,
+        ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+        tags: { ...tags, "i2kit:secret": spec.name },
+      },
+      { parent },
+    );
+    new aws.secretsmanager.SecretVersion(`${name}-secret-${spec.name}`, { secretId: secret.id, secretString: pulumi.secret(value) }, { parent });
+    return secret.arn;
+  });
+
+  const lb =
+    listeners.length > 0
+      ? new LoadBalancer(
+          `${name}-lb`,
+          {
+            app: appName,
+            service: service.name,
+            listeners,
+            ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
+            public: service.public,
+            vpcId: args.network.vpcId,
+            ...(args.network.cidrBlock ? { vpcCidrBlock: args.network.cidrBlock } : {}),
+            subnetIds: service.public ? args.network.publicSubnetIds : args.network.privateSubnetIds,
+            ...(args.ingressCidrs ? { ingressCidrs: args.ingressCidrs } : {}),
+            ...(args.redirectHttpToHttps ? { redirectHttpToHttps: true } : {}),
+            ...(args.sslPolicy ? { sslPolicy: args.sslPolicy } : {}),
+          },
+          { parent },
+        )
+      : undefined;
+      const group = new AutoScalingGroup(
+    `${name}-group`,
+    {
+      app: appName,
+      service: service.name,
+      imageId: ami.imageId,
+      architecture,
+      instanceType: service.instanceType,
+      vpcId: args.network.vpcId,
+      subnetIds: args.network.privateSubnetIds,
+      instancePorts: instancePorts(listeners),
+      replicas: service.replicas,
+      stateful: service.stateful,
+      ...(lb ? { loadBalancerSecurityGroupId: lb.securityGroupId, targetGroupArns: lb.targetGroupArns.apply((arns) => Object.values(arns)) } : {}),
+      ...(args.maxReplicas !== undefined ? { maxReplicas: args.maxReplicas } : {}),
+      ...(needsDataDisk(service) || service.stateful ? { dataVolumeSizeGb: args.dataVolumeSizeGb ?? 20 } : {}),
+      ...(secretArns.length > 0 ? { secretArns } : {}),
+      ...(args.keyName ? { keyName: args.keyName } : {}),
+      ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+    },
+    { parent },
+  );
+  const first = listeners[0];
+  return {
+    url: lb && first ? lb.dnsName.apply((dns) => serviceUrl(first, dns)) : pulumi.output(undefined),
+    imageId: ami.imageId,
+    autoScalingGroupName: group.name,
+    linuxkitConfig: linuxkit.config,
+    contentHash: linuxkit.contentHash,
+    loadBalancer: lb,
+  };
+}
+
 export class Service extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string | undefined>;
   readonly imageId: pulumi.Output<string>;
@@ -113,137 +273,16 @@ export class Service extends pulumi.ComponentResource {
 
   constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     // Everything that can be wrong with the arguments is found before the component registers.
-    if (!args.network) throw new Error(`Service ${name}: give a network (vpcId, publicSubnetIds, privateSubnetIds), for example from a Network component; i2kit never uses the default VPC`);
-    const { app, service } = resolveServiceSpec(args, args.app);
-    const appName = app.name;
-    const architecture = architectureOf(service.instanceType);
-    const listeners = effectiveListeners(service);
-    // Read every secret before creating anything: a missing one fails the program, not the deploy.
-    // Reject listener combinations a load balancer cannot serve before creating anything.
-    if (listeners.length > 0) planLoadBalancer(listeners, service.healthCheck, service.name);
-    const secretInputs = service.secrets.map((s) => ({ spec: s, value: secretValue(s, app.projectDir, process.env, args.secretValues) }));
+    const prepared = prepareService(name, args);
     super("i2kit:index:Service", name, {}, opts);
-    this.spec = service;
-    const tags = i2kitTags(appName, service.name);
-
-    const images: Record<string, pulumi.Output<ResolvedImage>> = {};
-    const auths: pulumi.Output<RegistryAuth | undefined>[] = [];
-    for (const c of service.containers) {
-      const image = new ContainerImage(
-        `${name}-${c.name}`,
-        {
-          app: appName,
-          service: service.name,
-          container: c.name,
-          ...(c.image ? { image: c.image } : {}),
-          ...(c.build ? { build: c.build } : {}),
-          projectDir: app.projectDir,
-          platform: `linux/${architecture}`,
-        },
-        { parent: this },
-      );
-      images[c.name] = image.imageRef.apply((ref) => ({ ref }));
-      auths.push(image.registryAuth);
-    }
-    const linuxkit = new LinuxKitImage(
-      `${name}-vm`,
-      {
-        service,
-        images,
-        architecture,
-        projectDir: app.projectDir,
-        registryAuth: auths,
-        ...(args.baseImages ? { baseImages: args.baseImages } : {}),
-        ...(args.linuxkitPath ? { linuxkitPath: args.linuxkitPath } : {}),
-        ...(args.buildDir ? { outputDir: args.buildDir } : {}),
-      },
-      { parent: this },
-    );
-    const ami = new Ami(
-      `${name}-ami`,
-      {
-        app: appName,
-        service: service.name,
-        architecture,
-        imagePath: linuxkit.imagePath,
-        contentHash: linuxkit.contentHash,
-        imageRefs: Object.fromEntries(Object.entries(images).map(([k, v]) => [k, v.ref])),
-        ...(args.imageBucket ? { bucket: args.imageBucket } : {}),
-        ...(args.vmImportRoleName ? { vmImportRoleName: args.vmImportRoleName } : {}),
-        ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
-      },
-      { parent: this },
-    );
-
-    const secretArns: pulumi.Output<string>[] = secretInputs.map(({ spec, value }) => {
-      if (value === undefined) {
-        const external = spec.source.kind === "external" ? spec.source.name : spec.name;
-        return aws.secretsmanager.getSecretOutput({ name: external }, { parent: this }).arn;
-      }
-      const secret = new aws.secretsmanager.Secret(
-        `${name}-secret-${spec.name}`,
-        {
-          name: `i2kit/${appName}/${service.name}/${spec.name}`,
-          description: `Compose secret ${spec.name} of ${appName}/${service.name}`,
-          recoveryWindowInDays: 7,
-          ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
-          tags: { ...tags, "i2kit:secret": spec.name },
-        },
-        { parent: this },
-      );
-      new aws.secretsmanager.SecretVersion(`${name}-secret-${spec.name}`, { secretId: secret.id, secretString: pulumi.secret(value) }, { parent: this });
-      return secret.arn;
-    });
-
-    const lb =
-      listeners.length > 0
-        ? new LoadBalancer(
-            `${name}-lb`,
-            {
-              app: appName,
-              service: service.name,
-              listeners,
-              ...(service.healthCheck ? { healthCheck: service.healthCheck } : {}),
-              public: service.public,
-              vpcId: args.network.vpcId,
-              ...(args.network.cidrBlock ? { vpcCidrBlock: args.network.cidrBlock } : {}),
-              subnetIds: service.public ? args.network.publicSubnetIds : args.network.privateSubnetIds,
-              ...(args.ingressCidrs ? { ingressCidrs: args.ingressCidrs } : {}),
-              ...(args.redirectHttpToHttps ? { redirectHttpToHttps: true } : {}),
-              ...(args.sslPolicy ? { sslPolicy: args.sslPolicy } : {}),
-            },
-            { parent: this },
-          )
-        : undefined;
-    this.loadBalancer = lb;
-    const group = new AutoScalingGroup(
-      `${name}-group`,
-      {
-        app: appName,
-        service: service.name,
-        imageId: ami.imageId,
-        architecture,
-        instanceType: service.instanceType,
-        vpcId: args.network.vpcId,
-        subnetIds: args.network.privateSubnetIds,
-        instancePorts: instancePorts(listeners),
-        replicas: service.replicas,
-        stateful: service.stateful,
-        ...(lb ? { loadBalancerSecurityGroupId: lb.securityGroupId, targetGroupArns: lb.targetGroupArns.apply((arns) => Object.values(arns)) } : {}),
-        ...(args.maxReplicas !== undefined ? { maxReplicas: args.maxReplicas } : {}),
-        ...(needsDataDisk(service) || service.stateful ? { dataVolumeSizeGb: args.dataVolumeSizeGb ?? 20 } : {}),
-        ...(secretArns.length > 0 ? { secretArns } : {}),
-        ...(args.keyName ? { keyName: args.keyName } : {}),
-        ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
-      },
-      { parent: this },
-    );
-    const first = listeners[0];
-    this.url = lb && first ? lb.dnsName.apply((dns) => serviceUrl(first, dns)) : pulumi.output(undefined);
-    this.imageId = ami.imageId;
-    this.autoScalingGroupName = group.name;
-    this.linuxkitConfig = linuxkit.config;
-    this.contentHash = linuxkit.contentHash;
+    this.spec = prepared.service;
+    const r = wireService(this, name, prepared, args);
+    this.url = r.url;
+    this.imageId = r.imageId;
+    this.autoScalingGroupName = r.autoScalingGroupName;
+    this.linuxkitConfig = r.linuxkitConfig;
+    this.contentHash = r.contentHash;
+    this.loadBalancer = r.loadBalancer;
     this.registerOutputs({ url: this.url, imageId: this.imageId, autoScalingGroupName: this.autoScalingGroupName, linuxkitConfig: this.linuxkitConfig });
   }
 }

@@ -14,6 +14,15 @@ function render(id: string, schema: z.ZodType): string {
   return `${JSON.stringify({ $id: id, ...json }, null, 2)}\n`;
 }
 
+/** The Pulumi package schema of the multi-language components, as `ComponentProvider.getSchema()` makes it. */
+export async function pulumiPackageSchema(): Promise<GeneratedSchema> {
+  // Loaded here: it runs the TypeScript analyzer over provider/, which takes seconds.
+  const { ComponentProvider } = await import("@pulumi/pulumi/provider/experimental/index.js");
+  const { PROVIDER_OPTIONS } = await import("../provider/index.js");
+  const schema = JSON.parse(await new ComponentProvider(PROVIDER_OPTIONS).getSchema()) as unknown;
+  return { file: "schema.json", contents: `${JSON.stringify(schema, null, 2)}\n` };
+}
+
 export function generatedSchemas(): GeneratedSchema[] {
   return [
     { file: "i2kit-manifest.schema.json", contents: render("i2kit-manifest.schema.json", ManifestSchema) },
