@@ -57,7 +57,7 @@ services:
   it("refuses a service with neither image nor build, and shell operators in a string command", () => {
     expect(errorsOf(() => loadCompose("services:\n  app:\n    command: a && b\n"))).toEqual([
       'compose.yaml:3:5: services.app: a service needs an image or a build',
-      'compose.yaml:3:14: services.app.command: "a && b" holds shell operators; write it as ["sh", "-c", "…"]',
+      'compose.yaml:3:14: services.app.command: "a && b" holds shell operators or unbalanced syntax; write it as a list, e.g. ["sh", "-c", "…"]',
     ]);
   });
 });

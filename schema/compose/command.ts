@@ -4,10 +4,16 @@ import { parse as parseShellWords } from "shell-quote";
 import type { DocPath } from "../diagnostics";
 import { describe, isStringList, type ServiceContext } from "./context";
 
-/** Splits `echo "a b" c` into `["echo", "a b", "c"]`; undefined when it holds shell operators. */
+/** Splits `echo "a b" c` into `["echo", "a b", "c"]`; undefined when it holds shell operators or bad syntax. */
 export function splitCommand(text: string): string[] | undefined {
-  // Keep `$VAR` literal: the container's shell, if any, expands it.
-  const words = parseShellWords(text, (name) => `$${name}`);
+  let words: ReturnType<typeof parseShellWords>;
+  try {
+    // Keep `$VAR` literal: the container's shell, if any, expands it.
+    words = parseShellWords(text, (name) => `$${name}`);
+  } catch {
+    // shell-quote throws on a malformed `${…}`.
+    return undefined;
+  }
   const out: string[] = [];
   for (const word of words) {
     if (typeof word === "string") out.push(word);
@@ -33,7 +39,7 @@ export function transformCommand(value: unknown, key: "command" | "entrypoint", 
   }
   const words = splitCommand(value);
   if (!words) {
-    ctx.report.error(at, `${JSON.stringify(value)} holds shell operators; write it as ["sh", "-c", "…"]`);
+    ctx.report.error(at, `${JSON.stringify(value)} holds shell operators or unbalanced syntax; write it as a list, e.g. ["sh", "-c", "…"]`);
     return undefined;
   }
   return words;

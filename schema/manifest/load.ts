@@ -36,7 +36,7 @@ export function readManifest(document: unknown, report: Reporter): ServiceSpecIn
     if (typeof c.command === "string") {
       const words = splitCommand(c.command);
       if (words) container.command = words;
-      else report.error([...at, "command"], `${JSON.stringify(c.command)} holds shell operators; write it as a list`);
+      else report.error([...at, "command"], `${JSON.stringify(c.command)} holds shell operators or unbalanced syntax; write it as a list`);
     } else if (c.command) container.command = c.command;
     for (const entry of c.environment ?? []) {
       const eq = entry.indexOf("=");
