@@ -7,16 +7,13 @@ import { Command, CommanderError } from "commander";
 import { renderApp } from "../components/linuxkit/render";
 import { ConversionError, formatDiagnostic, type Diagnostic } from "../schema/diagnostics";
 import { loadFile, type LoadOptions, type LoadResult } from "../schema/load";
+import { addAmiCommands, type Io } from "./ami";
 import type { Plan } from "./plan/plan";
-
-interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
 
 const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  ...(process.stderr.isTTY ? { status: (line: string) => process.stderr.write(`\r\x1b[2K${line}`) } : {}),
 };
 
 interface InputFlags {
@@ -129,6 +126,10 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
       if (flags.out) io.out(`\nwrote ${plan.configs.length} LinuxKit config${plan.configs.length === 1 ? "" : "s"} to ${flags.out}`);
       if (flags.diagram) io.out(`wrote the diagram to ${flags.diagram}`);
     }
+  });
+
+  addAmiCommands(program, io, (code) => {
+    exitCode = code;
   });
 
   try {

@@ -1,12 +1,26 @@
-// Ami: the VM disk image becomes an encrypted EBS snapshot through VM Import
-// and is registered as an AMI. Keys and names derive from the content hash,
-// so the same config never makes a second AMI.
+// Ami: the VM disk image becomes an encrypted EBS snapshot, written block by
+// block with the EBS direct APIs (default) or through VM Import, and is
+// registered as an AMI. Names derive from the content hash, so the same
+// config never makes a second AMI.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ARCHITECTURES, type Architecture } from "./architecture";
 import { i2kitTags, resourceName } from "./tags";
 
+export type AmiUpload = "ebs-direct" | "vm-import";
+
 export interface AmiArgs {
+  /**
+   * How the disk image becomes a snapshot: "ebs-direct" (default) writes its
+   * non-zero, changed blocks with the EBS direct APIs in seconds; "vm-import"
+   * uploads it to S3 and imports it, which takes many minutes.
+   */
+  upload?: AmiUpload;
+  /** The `i2kit` command the ebs-direct upload runs (default: this package's). */
+  cliCommand?: string;
   app: string;
   service: string;
   architecture: Architecture;
@@ -83,6 +97,15 @@ export class Ami extends pulumi.ComponentResource {
       bucketArn = bucket.arn;
     }
 
+    if ((args.upload ?? "ebs-direct") === "ebs-direct") {
+      const upload = ebsDirectUpload(this, name, args, bucketName, hash, shortHash);
+      this.imageId = upload.imageId;
+      this.snapshotId = upload.snapshotId;
+      this.bucket = bucketName;
+      this.registerOutputs({ imageId: this.imageId, snapshotId: this.snapshotId });
+      return;
+    }
+
     let roleName: pulumi.Output<string>;
     if (args.vmImportRoleName) {
       roleName = pulumi.output(args.vmImportRoleName);
@@ -145,4 +168,66 @@ export class Ami extends pulumi.ComponentResource {
     this.bucket = bucketName;
     this.registerOutputs({ imageId: this.imageId, snapshotId: this.snapshotId });
   }
+}
+
+/** `node <this package>/dist/cli/main.js`, or the `i2kit` on PATH when running from sources. */
+export function defaultCliCommand(): string {
+  const built = path.resolve(__dirname, "../cli/main.js");
+  return fs.existsSync(built) ? `"${process.execPath}" "${built}"` : "i2kit";
+}
+
+/** The shell command that uploads a disk image and registers its AMI; it prints the ids as JSON. */
+export function uploadCommand(cli: string, o: { imagePath: string; service: string; contentHash: string; bucket: string; architecture: Architecture; imageName: string; kmsKeyId?: string }): string {
+  const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  return [
+    cli,
+    "ami upload",
+    quote(o.imagePath),
+    `--name ${quote(o.service)}`,
+    `--content-hash ${quote(o.contentHash)}`,
+    `--bucket ${quote(o.bucket)}`,
+    "--incremental --register",
+    `--arch ${o.architecture}`,
+    `--image-name ${quote(o.imageName)}`,
+    ...(o.kmsKeyId ? [`--kms-key ${quote(o.kmsKeyId)}`] : []),
+    "--json",
+  ].join(" ");
+}
+
+function ebsDirectUpload(
+  parent: Ami,
+  name: string,
+  args: AmiArgs,
+  bucket: pulumi.Output<string>,
+  hash: pulumi.Output<string>,
+  shortHash: pulumi.Output<string>,
+): { imageId: pulumi.Output<string>; snapshotId: pulumi.Output<string> } {
+  const cli = args.cliCommand ?? defaultCliCommand();
+  const region = aws.getRegionOutput({}, { parent }).region;
+  const upload = new command.local.Command(
+    `${name}-upload`,
+    {
+      create: pulumi
+        .all([args.imagePath, hash, bucket, shortHash, args.kmsKeyId])
+        .apply(([imagePath, contentHash, b, short, kmsKeyId]) =>
+          uploadCommand(cli, {
+            imagePath,
+            service: args.service,
+            contentHash,
+            bucket: b,
+            architecture: args.architecture,
+            imageName: `${resourceName([args.app, args.service], 100)}-${short}`,
+            ...(kmsKeyId ? { kmsKeyId } : {}),
+          }),
+        ),
+      // ami delete reads the ids from what ami upload printed.
+      delete: `${cli} ami delete`,
+      environment: { AWS_REGION: region },
+      triggers: [hash],
+      logging: "stderr",
+    },
+    { parent },
+  );
+  const result = upload.stdout.apply((out) => JSON.parse(out) as { imageId: string; snapshotId: string });
+  return { imageId: result.imageId, snapshotId: result.snapshotId };
 }

@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { defineApp, loadFile, loadText } from "../schema/load";
 import type { AppSpec, SecretSpec, ServiceSpec, ServiceSpecInput } from "../schema/spec";
-import { Ami } from "./ami";
+import { Ami, type AmiUpload } from "./ami";
 import { architectureOf } from "./architecture";
 import { AutoScalingGroup } from "./auto-scaling-group";
 import { ContainerImage, type RegistryAuth } from "./container-image";
@@ -48,6 +48,8 @@ export interface ServiceOptions {
   baseImages?: Partial<BaseImages>;
   linuxkitPath?: string;
   buildDir?: string;
+  /** How the disk image becomes a snapshot: "ebs-direct" (default, seconds) or "vm-import" (minutes). */
+  upload?: AmiUpload;
   /** Secret values by secret name, instead of reading their file or variable. */
   secretValues?: Record<string, pulumi.Input<string>>;
 }
@@ -185,6 +187,7 @@ export function wireService(parent: pulumi.ComponentResource, name: string, prep
       ...(args.imageBucket ? { bucket: args.imageBucket } : {}),
       ...(args.vmImportRoleName ? { vmImportRoleName: args.vmImportRoleName } : {}),
       ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
+      ...(args.upload ? { upload: args.upload } : {}),
     },
     { parent },
   );

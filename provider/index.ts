@@ -32,6 +32,8 @@ export interface DeployOptions {
   linuxkitPath?: string;
   /** Directory for rendered configs and disk images (default .i2kit/build). */
   buildDir?: string;
+  /** How disk images become snapshots: "ebs-direct" (default, seconds) or "vm-import" (minutes). */
+  upload?: string;
 }
 
 export interface ServiceArgs extends DeployOptions {
@@ -54,8 +56,9 @@ export interface ServiceArgs extends DeployOptions {
 }
 
 function deployOptions(args: DeployOptions): ServiceOptions {
-  const { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir } = args;
-  const options: ServiceOptions = { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir };
+  const { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir, upload } = args;
+  if (upload !== undefined && upload !== "ebs-direct" && upload !== "vm-import") throw new Error(`upload is "ebs-direct" or "vm-import", not "${upload}"`);
+  const options: ServiceOptions = { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir, upload };
   for (const key of Object.keys(options) as (keyof ServiceOptions)[]) if (options[key] === undefined) delete options[key];
   return options;
 }

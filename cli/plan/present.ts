@@ -26,7 +26,7 @@ function rules(list: unknown, direction: "from" | "to"): string {
 const get = (inputs: Inputs, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Inputs)[k] : undefined), inputs);
 
 /** The inputs of a resource worth a reviewer's eye, as `key=value` pairs. */
-export function keyInputs(type: string, i: Inputs): [string, unknown][] {
+export function keyInputs(type: string, i: Inputs, name = ""): [string, unknown][] {
   switch (type) {
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return [["instanceType", i.instanceType], ["imageId", i.imageId], ["httpTokens", get(i, "metadataOptions", "httpTokens")], ["keyName", i.keyName ?? "none"]];
@@ -49,7 +49,8 @@ export function keyInputs(type: string, i: Inputs): [string, unknown][] {
     case "aws:ebs/volume:Volume":
       return [["size", `${String(i.size)} GiB`], ["encrypted", i.encrypted]];
     case "command:local:Command":
-      return [["runs", "linuxkit build"], ["when", "content hash changes"]];
+      // The command line itself is unknown offline: it holds the content hash. The Ami's is the upload.
+      return [["runs", name.endsWith("-upload") ? "i2kit ami upload (EBS direct, incremental)" : "linuxkit build"], ["when", "content hash changes"]];
     case "aws:secretsmanager/secret:Secret":
       return [["name", i.name]];
     case "aws:route53/record:Record":
@@ -85,7 +86,7 @@ export function renderTree(plan: Plan): string {
     list.forEach((r, index) => {
       const last = index === list.length - 1;
       const branch = parent === null ? "" : last ? "└─ " : "├─ ";
-      const details = keyInputs(r.type, r.inputs).map(([k, v]) => `${k}=${format(v)}`);
+      const details = keyInputs(r.type, r.inputs, r.name).map(([k, v]) => `${k}=${format(v)}`);
       lines.push(`+ ${prefix}${branch}${r.type} ${r.name}${details.length > 0 ? `  ${details.join(" ")}` : ""}`);
       visit(r.name, parent === null ? "" : prefix + (last ? "   " : "│  "));
     });

@@ -26,7 +26,8 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
     case "aws:s3/bucket:Bucket":
       return { arn: `arn:aws:s3:::${name}`, bucket: name };
     case "command:local:Command":
-      return { stdout: "", stderr: "" };
+      // What `i2kit ami upload --json` prints; a build prints nothing on stdout.
+      return { stdout: String(inputs.create).includes("ami upload") ? JSON.stringify({ snapshotId: `snap-${name}`, imageId: `ami-${name}` }) : "", stderr: "" };
     case "aws:autoscaling/group:Group":
       return { arn, name: `${name}-asg` };
     default:

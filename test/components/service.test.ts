@@ -21,15 +21,15 @@ describe("Service, from the original nginx sample", () => {
     for (const type of ["ContainerImage", "LinuxKitImage", "Ami", "LoadBalancer", "AutoScalingGroup"]) {
       expect(parentOf(`i2kit:index:${type}`)).toEqual(["nginx"]);
     }
-    expect(parentOf("aws:ec2/ami:Ami")).toEqual(["nginx-ami"]);
+    expect(h.all("command:local:Command").map((c) => [c.name, c.parent])).toEqual(expect.arrayContaining([["nginx-ami-upload", "nginx-ami"]]));
     expect(parentOf("aws:autoscaling/group:Group")).toEqual(["nginx-group"]);
-    expect(parentOf("command:local:Command")).toEqual(["nginx-vm"]);
+    expect(h.find("command:local:Command", "nginx-vm-build").parent).toBe("nginx-vm");
     expect(parentOf("aws:lb/loadBalancer:LoadBalancer")).toEqual(["nginx-lb"]);
     for (const r of h.resources.filter((x) => x.custom)) expect(r.parent, `${r.type} ${r.name}`).toBeDefined();
   });
 
   it("builds the VM from the rendered config, only when its hash changes", async () => {
-    const build = h.find("command:local:Command");
+    const build = h.find("command:local:Command", /-vm-build$/);
     const hash = await valueOf(service.contentHash);
     expect(build.inputs.triggers).toEqual([hash]);
     expect(build.inputs.stdin).toBe(await valueOf(service.linuxkitConfig));
@@ -39,28 +39,17 @@ describe("Service, from the original nginx sample", () => {
     expect(await valueOf(service.linuxkitConfig)).toMatch(/image: nginx@sha256:[0-9a-f]{64}/);
   });
 
-  it("imports the disk image as an encrypted snapshot and registers an IMDSv2-only AMI", async () => {
+  it("writes the disk image into a snapshot with the EBS direct APIs and registers the AMI, only when the hash changes", async () => {
     const hash = String(await valueOf(service.contentHash));
-    const object = h.find("aws:s3/bucketObjectv2:BucketObjectv2");
-    expect(object.inputs.key).toBe(`test/${hash.slice(7, 23)}.raw`);
+    const upload = h.find("command:local:Command", "nginx-ami-upload").inputs;
+    expect(upload.create).toMatch(new RegExp(`ami upload '.*/test-${hash.slice(7, 23)}\\.raw' --name 'test' --content-hash '${hash}' --bucket 'nginx-ami-images-id' --incremental --register --arch amd64 --image-name 'test-test-${hash.slice(7, 23)}' --json$`));
+    expect(upload.delete).toMatch(/ami delete$/);
+    expect(upload.triggers).toEqual([hash]);
+    expect(h.all("aws:ebs/snapshotImport:SnapshotImport")).toEqual([]);
     expect(h.find("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
     expect(h.find("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([
       { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true },
     ]);
-    expect(h.find("aws:ebs/snapshotImport:SnapshotImport").inputs).toMatchObject({ encrypted: true, diskContainer: { format: "RAW", userBucket: { s3Key: object.inputs.key } } });
-    const trust = JSON.parse(String(h.find("aws:iam/role:Role", "nginx-ami-vmimport").inputs.assumeRolePolicy));
-    expect(trust.Statement[0]).toMatchObject({ Principal: { Service: "vmie.amazonaws.com" }, Condition: { StringEquals: { "sts:Externalid": "vmimport" } } });
-    const ami = h.find("aws:ec2/ami:Ami").inputs;
-    expect(ami).toMatchObject({
-      virtualizationType: "hvm",
-      architecture: "x86_64",
-      bootMode: "legacy-bios",
-      enaSupport: true,
-      imdsSupport: "v2.0",
-      rootDeviceName: "/dev/sda1",
-      ebsBlockDevices: [{ deviceName: "/dev/sda1", snapshotId: "nginx-ami-snapshot-id", volumeType: "gp3", deleteOnTermination: true }],
-    });
-    expect(ami.tags).toMatchObject({ "i2kit:service": "test", "i2kit:content-hash": hash, "i2kit:image:nginx": expect.stringMatching(/^nginx@sha256:/) });
   });
 
   it("puts an internet-facing ALB in front, open on the listener port only", () => {
@@ -74,13 +63,14 @@ describe("Service, from the original nginx sample", () => {
 
   it("runs the AMI's instances with IMDSv2, encrypted disks, no key and only the load balancer let in", () => {
     const lt = h.find("aws:ec2/launchTemplate:LaunchTemplate").inputs;
-    expect(lt.imageId).toBe("nginx-ami-ami-id");
+    expect(lt.imageId).toBe("ami-nginx-ami-upload");
     expect(lt.metadataOptions).toEqual({ httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" });
     expect(lt.blockDeviceMappings).toEqual([{ deviceName: "/dev/sda1", ebs: { volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }]);
     expect(lt.keyName).toBeUndefined();
     const sg = h.find("aws:ec2/securityGroup:SecurityGroup", "nginx-group-sg").inputs;
     expect(sg.ingress).toEqual([{ protocol: "tcp", fromPort: 80, toPort: 80, securityGroups: ["nginx-lb-sg-id"], description: "from the load balancer to 80/tcp" }]);
-    expect(h.all("aws:iam/rolePolicy:RolePolicy").map((r) => r.name)).toEqual(["nginx-ami-vmimport"]);
+    // No secrets, no volume: the instance role is given no permission at all.
+    expect(h.all("aws:iam/rolePolicy:RolePolicy")).toEqual([]);
   });
 
   it("rolls out with an instance refresh that keeps full capacity and rolls back", () => {
@@ -100,8 +90,35 @@ describe("Service, from the original nginx sample", () => {
 
   it("exposes the URL, image and group", async () => {
     expect(await valueOf(service.url)).toBe("http://nginx-lb-lb.elb.eu-west-1.amazonaws.com");
-    expect(await valueOf(service.imageId)).toBe("nginx-ami-ami-id");
+    expect(await valueOf(service.imageId)).toBe("ami-nginx-ami-upload");
     expect(await valueOf(service.autoScalingGroupName)).toBe("nginx-group-asg-asg");
+  });
+});
+
+describe("Service with upload: vm-import", () => {
+  it("imports the disk image as an encrypted snapshot through VM Import and registers an IMDSv2-only AMI", async () => {
+    const h = mockPulumi();
+    const service = new Service("nginx", { file: nginx, network, upload: "vm-import" });
+    await h.settle();
+    const hash = String(await valueOf(service.contentHash));
+    const object = h.find("aws:s3/bucketObjectv2:BucketObjectv2");
+    expect(object.inputs.key).toBe(`test/${hash.slice(7, 23)}.raw`);
+    expect(h.find("aws:ebs/snapshotImport:SnapshotImport").inputs).toMatchObject({ encrypted: true, diskContainer: { format: "RAW", userBucket: { s3Key: object.inputs.key } } });
+    const trust = JSON.parse(String(h.find("aws:iam/role:Role", "nginx-ami-vmimport").inputs.assumeRolePolicy));
+    expect(trust.Statement[0]).toMatchObject({ Principal: { Service: "vmie.amazonaws.com" }, Condition: { StringEquals: { "sts:Externalid": "vmimport" } } });
+    const ami = h.find("aws:ec2/ami:Ami").inputs;
+    expect(ami).toMatchObject({
+      virtualizationType: "hvm",
+      architecture: "x86_64",
+      bootMode: "legacy-bios",
+      enaSupport: true,
+      imdsSupport: "v2.0",
+      rootDeviceName: "/dev/sda1",
+      ebsBlockDevices: [{ deviceName: "/dev/sda1", snapshotId: "nginx-ami-snapshot-id", volumeType: "gp3", deleteOnTermination: true }],
+    });
+    expect(ami.tags).toMatchObject({ "i2kit:service": "test", "i2kit:content-hash": hash, "i2kit:image:nginx": expect.stringMatching(/^nginx@sha256:/) });
+    expect(h.find("aws:ec2/launchTemplate:LaunchTemplate").inputs.imageId).toBe("nginx-ami-ami-id");
+    expect(h.all("command:local:Command").map((c) => c.name)).toEqual(["nginx-vm-build"]);
   });
 });
 
@@ -163,11 +180,11 @@ secrets:
     expect(image.build).toMatchObject({ target: "prod", args: { PG: "16" }, platform: "linux/amd64" });
     expect(String((image.build as { context: string }).context)).toMatch(/\/db$/);
     expect(isSecret(image.registry)).toBe(true);
-    expect(String(h.find("command:local:Command").inputs.stdin)).toMatch(/image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/app-db-db@sha256:e{64}/);
+    expect(String(h.find("command:local:Command", /-vm-build$/).inputs.stdin)).toMatch(/image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/app-db-db@sha256:e{64}/);
   });
 
   it("hands the registry login to linuxkit as a secret, never in clear", () => {
-    const build = h.find("command:local:Command").inputs;
+    const build = h.find("command:local:Command", /-vm-build$/).inputs;
     expect(isSecret(build.environment)).toBe(true);
     expect(inClear(h.resources.map((r) => r.inputs))).not.toContain("ecr-token-not-for-logs");
   });
@@ -179,7 +196,7 @@ secrets:
     expect(inClear(h.resources.map((r) => r.inputs))).not.toContain("correct-horse-battery-staple");
     const policy = JSON.parse(String(h.find("aws:iam/rolePolicy:RolePolicy", "db-group-policy").inputs.policy));
     expect(policy.Statement[0]).toEqual({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:mock:eu-west-1:123456789012:Secret/db-secret-db_password"] });
-    expect(String(h.find("command:local:Command").inputs.stdin)).toContain("/run/i2kit/secrets/db_password:/run/secrets/db_password:ro");
+    expect(String(h.find("command:local:Command", /-vm-build$/).inputs.stdin)).toContain("/run/i2kit/secrets/db_password:/run/secrets/db_password:ro");
   });
 
   it("runs one instance in one zone with its own encrypted volume it alone may attach", () => {
