@@ -1,9 +1,14 @@
 // npm run bench: figures, not pass/fail.
+// This package pins its AWS SDK; its notice about future Node versions is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+import { benchAmi } from "./ami";
 import { benchCorpus } from "./corpus";
 import { benchPlan } from "./plan";
 
 benchCorpus();
-benchPlan().then(
+benchPlan()
+  .then(benchAmi)
+  .then(
   () => process.exit(0),
   (e: unknown) => {
     console.error(e);

@@ -92,5 +92,6 @@ export async function startProxy(target: string, throttleEvery = 0): Promise<Pro
 
 export function clients(endpoint: string) {
   const config = { region: "us-east-1", endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" }, maxAttempts: 10 };
-  return { ebs: new EBSClient(config), ec2: new EC2Client(config), s3: new S3Client({ ...config, forcePathStyle: true }) };
+  // Plain request bodies: moto decodes the SDK's aws-chunked streaming bodies very slowly.
+  return { ebs: new EBSClient(config), ec2: new EC2Client(config), s3: new S3Client({ ...config, forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED" }) };
 }
