@@ -128,6 +128,54 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
     }
   });
 
+  inputOptions(
+    program
+      .command("run")
+      .description("build a service's VM with linuxkit (kernel+initrd) and boot it with QEMU, its published ports on 127.0.0.1; Ctrl-C stops it")
+      .argument("<file>", "compose.yaml or service.yml")
+      .option("-s, --service <name>", "the service to run (default: the only one)")
+      .option("--accel <accel>", "kvm, tcg, or auto (KVM when it works, else emulation)", "auto")
+      .option("--memory <mb>", "guest memory in MiB", "512")
+      .option("--timeout <seconds>", "how long to wait for the ports to answer", "300"),
+  ).action(async (file: string, flags: InputFlags & { service?: string; accel: string; memory: string; timeout: string }) => {
+    if (!fs.existsSync(file)) {
+      io.err(`i2kit: ${file}: no such file`);
+      exitCode = 1;
+      return;
+    }
+    if (!["kvm", "tcg", "auto"].includes(flags.accel)) {
+      io.err(`i2kit: --accel is kvm, tcg or auto, not ${flags.accel}`);
+      exitCode = 2;
+      return;
+    }
+    const { runService } = await import("./run/run.js");
+    let result: Awaited<ReturnType<typeof runService>>;
+    try {
+      result = await runService(file, {
+        load: loadOptions(flags),
+        ...(flags.service ? { service: flags.service } : {}),
+        accelerator: flags.accel as "kvm" | "tcg" | "auto",
+        memoryMb: Number(flags.memory),
+        timeoutMs: Number(flags.timeout) * 1000,
+      });
+    } catch (e) {
+      if (e instanceof ConversionError) printAll(e.diagnostics, io);
+      else io.err(`i2kit: ${(e as Error).message}`);
+      exitCode = 1;
+      return;
+    }
+    io.out(`${result.service.name} is up (${result.vm.accelerator}), ready ${result.vm.bootToReadySeconds.toFixed(1)} s after boot; initrd ${(result.image.initrdBytes / 1024 / 1024).toFixed(1)} MB`);
+    for (const u of result.urls) io.out(`  ${u.listener} → ${u.url}`);
+    io.out(`serial log: ${result.vm.serialLog}; Ctrl-C stops the VM`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void result.vm.stop().then(resolve);
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      result.vm.process.once("exit", () => resolve());
+    });
+    io.out("stopped");
+  });
+
   addAmiCommands(program, io, (code) => {
     exitCode = code;
   });
