@@ -7,6 +7,9 @@
 #   bash e2e/boot-demo.sh                 # runs offline-cache.sh first (fast when cached)
 #   I2KIT_DEMO_PORT=18080 bash e2e/boot-demo.sh
 #   I2KIT_DEMO_MEM=256 I2KIT_DEMO_TIMEOUT=180 I2KIT_DEMO_SMP=1 bash e2e/boot-demo.sh
+#   I2KIT_DEMO_VOLUME=1 ...               # stateful variant: blank data disk, format + mount onboot
+#   I2KIT_DEMO_CONFIG=x.yml I2KIT_DEMO_EXPECT=text ...  # boot that config instead (a blank data
+#                                         # disk is attached when it uses linuxkit/format)
 #   I2KIT_DEMO_KEEP=1 ...                 # leave the VM running (prints how to stop it)
 #
 # Exit 0 when the page was served; the serial log and build outputs stay in
@@ -16,7 +19,6 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${I2KIT_CACHE:-$HOME/.cache/i2kit}
 OUT=$CACHE/boot-demo
-MEM=${I2KIT_DEMO_MEM:-256}
 SMP=${I2KIT_DEMO_SMP:-1}
 TIMEOUT=${I2KIT_DEMO_TIMEOUT:-180}
 PAGE="hello from the i2kit boot demo: files: baked page"
@@ -30,6 +32,13 @@ fi
 # shellcheck disable=SC1091
 . "$CACHE/env.sh"
 command -v qemu-system-x86_64 >/dev/null || { say "qemu-system-x86_64 missing: run e2e/offline-cache.sh"; exit 1; }
+# The runc-only stand-in fits in 256 MiB; with real containerd in the initrd
+# (I2KIT_STANDIN_RUNTIME=containerd) the unpacked initramfs alone is ~130 MiB.
+if grep -q "runtime of the containerd stand-in: containerd" "$CACHE/images.lock" 2>/dev/null; then
+  MEM=${I2KIT_DEMO_MEM:-512}
+else
+  MEM=${I2KIT_DEMO_MEM:-256}
+fi
 
 PORT=${I2KIT_DEMO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
 rm -rf "$OUT"; mkdir -p "$OUT/build"
@@ -39,7 +48,18 @@ SERIAL=$OUT/serial.log
 # A normal LinuxKit config, shaped like the ones i2kit renders: pinned base
 # images by tag, the app image by digest, sysctl + dhcpcd onboot, one service
 # on the host network with a file baked in through `files:` and bound in.
-cat > "$YML" <<EOF
+# With I2KIT_DEMO_VOLUME=1 it is a stateful one: a blank data disk, format +
+# mount onboot (as i2kit renders for named volumes), and the service serves
+# its page from the mounted volume, adding the volume's filesystem type.
+VOLUME=${I2KIT_DEMO_VOLUME:-0}
+CONFIG=${I2KIT_DEMO_CONFIG:-}
+if [ -n "$CONFIG" ]; then
+  # boot a given config instead (e.g. one i2kit rendered); success = the body contains I2KIT_DEMO_EXPECT
+  EXPECT=${I2KIT_DEMO_EXPECT:?with I2KIT_DEMO_CONFIG, set I2KIT_DEMO_EXPECT to a string the page must contain}
+  cp "$CONFIG" "$YML"
+else
+{
+cat <<EOF
 kernel:
   image: $I2KIT_IMG_KERNEL
   cmdline: "console=ttyS0"
@@ -54,6 +74,16 @@ onboot:
   - name: dhcpcd
     image: $I2KIT_IMG_DHCPCD
     command: ["/sbin/dhcpcd", "--nobackground", "-f", "/dhcpcd.conf", "-1"]
+EOF
+if [ "$VOLUME" = 1 ]; then cat <<EOF
+  - name: format
+    image: $I2KIT_IMG_FORMAT
+  - name: mount
+    image: $I2KIT_IMG_MOUNT
+    command: ["/usr/bin/mountie", "/var/lib/i2kit"]
+EOF
+fi
+cat <<EOF
 services:
   - name: web
     image: $I2KIT_APP_IMAGE
@@ -62,11 +92,25 @@ services:
       - CAP_NET_BIND_SERVICE
     binds:
       - /etc/i2kit/files/web:/www:ro
+EOF
+if [ "$VOLUME" = 1 ]; then cat <<'EOF'
+      - /var/lib/i2kit:/data
+    command: ["/bin/sh", "-c", "mkdir -p /data/www && { cat /www/index.html; echo \"volume: $(busybox awk '$2==\"/data\" {print $3}' /proc/mounts)\"; } > /data/www/index.html && exec /bin/httpd -f -v -p 8080 -h /data/www"]
+EOF
+fi
+cat <<EOF
 files:
   - path: etc/i2kit/files/web/index.html
     contents: "$PAGE\n"
     mode: "0644"
 EOF
+} > "$YML"
+fi
+DISK=()
+if [ "$VOLUME" = 1 ] || [ "${I2KIT_DEMO_DISK:-0}" = 1 ] || grep -q "linuxkit/format" "$YML"; then
+  truncate -s 64M "$OUT/data.img"
+  DISK=(-drive "file=$OUT/data.img,format=raw,if=virtio")
+fi
 
 say "linuxkit build --format kernel+initrd (offline cache $LINUXKIT_CACHE)"
 t0=$(date +%s.%N)
@@ -80,7 +124,7 @@ qemu-system-x86_64 -accel tcg -m "$MEM" -smp "$SMP" -nographic -monitor none -no
   -serial "file:$SERIAL" \
   -kernel "$KERNEL" -initrd "$INITRD" -append "$CMDLINE" \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$PORT-:8080" -device virtio-net-pci,netdev=n0,romfile= \
-  -device virtio-rng-pci \
+  -device virtio-rng-pci "${DISK[@]}" \
   > "$OUT/qemu.out" 2>&1 &
 QPID=$!
 echo "$QPID" > "$OUT/qemu.pid"
@@ -95,8 +139,16 @@ while :; do
   now=$(date +%s.%N)
   if awk -v a="$tboot" -v b="$now" -v t="$TIMEOUT" 'BEGIN{exit !(b-a>t)}'; then break; fi
   if ! kill -0 "$QPID" 2>/dev/null; then say "QEMU exited early"; break; fi
+  if grep -aq -e "Initramfs unpacking failed" -e "Kernel panic" "$SERIAL" 2>/dev/null; then
+    say "guest failed: $(grep -a -m1 -e "Initramfs unpacking failed" -e "Kernel panic" "$SERIAL" | tr -d '\r') (too little memory for the initrd? -m $MEM)"
+    break
+  fi
   body=$(curl -fsS --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null || true)
-  if [ "$body" = "$PAGE" ]; then ok=1; tready=$now; break; fi
+  if [ -n "$CONFIG" ]; then
+    case "$body" in *"$EXPECT"*) ok=1; tready=$now; break ;; esac
+  elif [ "$VOLUME" = 1 ]; then
+    case "$body" in "$PAGE"$'\n'"volume: ext"*) ok=1; tready=$now; break ;; esac
+  elif [ "$body" = "$PAGE" ]; then ok=1; tready=$now; break; fi
   sleep 0.5
 done
 

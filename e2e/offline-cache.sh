@@ -33,8 +33,10 @@ IMG_CONTAINERD="linuxkit/containerd:a988a1a8bcbacc2c0390ca0c08f949e2b4b5915d"
 IMG_CA="linuxkit/ca-certificates:7b32a26ca9c275d3ef32b11fe2a83dbd2aee2fdb"
 IMG_SYSCTL="linuxkit/sysctl:5f56434b81004b50b47ed629b222619168c2bcdf"
 IMG_DHCPCD="linuxkit/dhcpcd:157df9ef45a035f1542ec2270e374f18efef98a5"
+IMG_FORMAT="linuxkit/format:3c858f0cf42a2b14441bfb5c266b78f14d2b75a4"
+IMG_MOUNT="linuxkit/mount:cb8caa72248f7082fc2074ce843d53cdc15df04a"
 IMG_APP="i2kit/demo-httpd:1"          # the tiny app: busybox httpd on :8080, serving /www
-ALL_IMAGES="KERNEL INIT RUNC CONTAINERD CA SYSCTL DHCPCD APP"
+ALL_IMAGES="KERNEL INIT RUNC CONTAINERD CA SYSCTL DHCPCD FORMAT MOUNT APP"
 
 # linuxkit v1.8.2 = commit 43200ea6342590c6806f808b318d7f3a69b0cdd8. The Go proxy
 # reachable here refuses the commit-hash query, so the same commit is fetched
@@ -96,23 +98,29 @@ ensure_host_tools() {
 
 # ---------------------------------------------------------------- linuxkit CLI
 ensure_linuxkit() {
-  if [ -x "$LK" ] && "$LK" version 2>/dev/null | grep -q "$LINUXKIT_COMMIT"; then
-    log "linuxkit: reusing $LK ($("$LK" version | head -1))"; return
+  if [ -x "$LK" ] && [ "$(cat "$LK.commit" 2>/dev/null)" = "$LINUXKIT_COMMIT" ]; then
+    log "linuxkit: reusing $LK ($("$LK" version 2>/dev/null | head -1))"; return
   fi
-  log "linuxkit: building $LINUXKIT_MOD@$LINUXKIT_MODVER (= v1.8.2, $LINUXKIT_COMMIT)"
-  # `go install mod@version` also asks the proxy for the module's version list
-  # (deprecation check), which this proxy refuses; so download the module and
-  # build it as the main module, with its own go.mod/go.sum pinning every dependency.
-  # The sum database does not know this pseudo-version: skip it for this one module.
+  local ldflags="-s -w -X $LINUXKIT_MOD/version.Version=v1.8.2 -X $LINUXKIT_MOD/version.GitCommit=$LINUXKIT_COMMIT"
   local dir
-  dir=$(cd /tmp && GOFLAGS=-mod=mod GONOSUMDB=$LINUXKIT_MOD GONOSUMCHECK=1 \
-        go mod download -json "$LINUXKIT_MOD@$LINUXKIT_MODVER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
-    || die "go mod download $LINUXKIT_MOD@$LINUXKIT_MODVER failed"
-  mkdir -p "$CACHE/bin"
-  (cd "$dir" && GOFLAGS= GOBIN="$CACHE/bin" go install -trimpath \
-      -ldflags "-s -w -X $LINUXKIT_MOD/version.Version=v1.8.2 -X $LINUXKIT_MOD/version.GitCommit=$LINUXKIT_COMMIT" .) \
-    || die "building linuxkit failed"
+  mkdir -p "$CACHE/bin" "$WORK/empty"
+  rm -f "$LK.commit"
+  log "linuxkit: go install $LINUXKIT_MOD@$LINUXKIT_COMMIT (v1.8.2)"
+  if ! (cd "$WORK/empty" && GOFLAGS= GOBIN="$CACHE/bin" go install -trimpath -ldflags "$ldflags" "$LINUXKIT_MOD@$LINUXKIT_COMMIT") 2>"$WORK/go-install.err"; then
+    # The Go proxy reachable here refuses the commit-hash query (403) and the
+    # module's version list (which `go install mod@version` reads for its
+    # deprecation check). So: download the same commit by its pseudo-version
+    # and build it as the main module, whose go.mod/go.sum pin every
+    # dependency. The sum database does not know this pseudo-version either,
+    # so it is skipped for this one module (its dependencies are still checked).
+    log "linuxkit: that failed ($(tail -1 "$WORK/go-install.err" | cut -c1-120)...); building $LINUXKIT_MODVER, the same commit"
+    dir=$(cd "$WORK/empty" && GOFLAGS= GONOSUMDB=$LINUXKIT_MOD \
+          go mod download -json "$LINUXKIT_MOD@$LINUXKIT_MODVER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
+      || die "go mod download $LINUXKIT_MOD@$LINUXKIT_MODVER failed"
+    (cd "$dir" && GOFLAGS= GOBIN="$CACHE/bin" go install -trimpath -ldflags "$ldflags" .) || die "building linuxkit failed"
+  fi
   "$LK" version | grep -q "$LINUXKIT_COMMIT" || die "built linuxkit does not report $LINUXKIT_COMMIT"
+  echo "$LINUXKIT_COMMIT" > "$LK.commit"
   log "linuxkit: built $LK"
 }
 
@@ -1104,6 +1112,59 @@ EOF
     --label 'org.mobyproject.config={"binds":["/run/resolvconf:/etc"],"capabilities":["CAP_NET_ADMIN","CAP_NET_BIND_SERVICE","CAP_NET_RAW","CAP_SYS_ADMIN"]}'
 }
 
+build_format() {
+  local r; r=$(stage format)
+  busybox_tree "$r" all
+  base_etc "$r"
+  cat > "$r/usr/bin/format" <<'EOF'
+#!/bin/sh
+# i2kit stand-in for linuxkit/format: give the first disk that has no
+# partition one partition and a filesystem. Busybox only, so the filesystem is
+# ext2 (mke2fs), which the kernel's ext4 driver mounts. Flags are accepted and ignored.
+for d in /sys/block/*; do
+  n=${d##*/}
+  case "$n" in loop*|ram*|sr*|zram*|nbd*|dm-*|md*|fd*) continue ;; esac
+  [ "$(cat "$d/ro" 2>/dev/null)" = 1 ] && continue
+  if ls "$d" | grep -q "^$n"; then echo "format: /dev/$n is already partitioned"; exit 0; fi
+  case "$n" in *[0-9]) p=${n}p1 ;; *) p=${n}1 ;; esac
+  echo "format: partitioning /dev/$n"
+  printf 'o\nn\np\n1\n\n\nw\n' | fdisk "/dev/$n" >/dev/null 2>&1
+  for i in 1 2 3 4 5 6 7 8 9 10; do [ -b "/dev/$p" ] && break; sleep 0.2; done
+  [ -b "/dev/$p" ] || { echo "format: /dev/$p did not appear" >&2; exit 1; }
+  mke2fs -L LINUXKIT "/dev/$p" >/dev/null && echo "format: /dev/$p formatted (ext2)"
+  exit $?
+done
+echo "format: no disk to format"
+EOF
+  chmod 0755 "$r/usr/bin/format"
+  mkoci FORMAT "$r" --cmd '["/usr/bin/format"]' \
+    --label 'org.mobyproject.config={"binds":["/dev:/dev"],"devices":[{"path":"all","type":"b"}],"capabilities":["CAP_SYS_ADMIN","CAP_MKNOD"],"net":"new","ipc":"new"}'
+}
+
+build_mount() {
+  local r; r=$(stage mount)
+  busybox_tree "$r" all
+  base_etc "$r"
+  cat > "$r/usr/bin/mountie" <<'EOF'
+#!/bin/sh
+# i2kit stand-in for linuxkit/mount's mountie: mount the first partition that
+# holds a filesystem at PATH (default /var/lib/docker). Flags before PATH are ignored.
+while [ $# -gt 1 ]; do shift; done
+path=${1:-/var/lib/docker}
+for d in /sys/class/block/*; do
+  [ -f "$d/partition" ] || continue
+  n=${d##*/}
+  mkdir -p "$path"
+  if mount "/dev/$n" "$path" 2>/dev/null; then echo "mountie: /dev/$n mounted on $path"; exit 0; fi
+done
+echo "mountie: no partition with a filesystem to mount on $path" >&2
+exit 1
+EOF
+  chmod 0755 "$r/usr/bin/mountie"
+  mkoci MOUNT "$r" --cmd '["/usr/bin/mountie"]' \
+    --label 'org.mobyproject.config={"binds":["/dev:/dev","/var:/var:rshared,rbind","/:/hostroot"],"devices":[{"path":"all","type":"b"}],"capabilities":["CAP_SYS_ADMIN"],"rootfsPropagation":"shared","net":"new","ipc":"new"}'
+}
+
 build_app() {
   local r; r=$(stage app)
   busybox_tree "$r"
@@ -1171,14 +1232,32 @@ export I2KIT_IMG_CONTAINERD="$IMG_CONTAINERD"
 export I2KIT_IMG_CA="$IMG_CA"
 export I2KIT_IMG_SYSCTL="$IMG_SYSCTL"
 export I2KIT_IMG_DHCPCD="$IMG_DHCPCD"
+export I2KIT_IMG_FORMAT="$IMG_FORMAT"
+export I2KIT_IMG_MOUNT="$IMG_MOUNT"
 export I2KIT_APP_IMAGE="${IMG_APP%:*}@$(awk '{print $2}' "$OCI/app.digest")"
 EOF
+}
+
+# warn when components/linuxkit/images.ts pins other tags than the stand-ins use
+check_pins() {
+  local ts k ref repo pinned
+  ts=$(dirname "$SELF")/../components/linuxkit/images.ts
+  [ -f "$ts" ] || return 0
+  for k in $ALL_IMAGES; do
+    ref=$(img "$k"); repo=${ref%%:*}
+    case "$repo" in linuxkit/*) ;; *) continue ;; esac
+    pinned=$(grep -o "\"$repo:[^\"]*\"" "$ts" | head -1 | tr -d '"')
+    if [ -n "$pinned" ] && [ "$pinned" != "$ref" ]; then
+      log "WARNING: components/linuxkit/images.ts pins $pinned but the stand-in is $ref: update IMG_$k at the top of this script"
+    fi
+  done
 }
 
 # ---------------------------------------------------------------- main
 main() {
   mkdir -p "$CACHE" "$OCI" "$WORK"
   exec 9>"$CACHE/.offline-cache.lock"; flock 9   # one run at a time per cache
+  check_pins
   ensure_host_tools
   ensure_linuxkit
 
@@ -1194,7 +1273,7 @@ main() {
     build_standin_bin
     BUSYBOX=$(fetch_deb busybox-static)
     build_kernel; cp "$WORK/rootfs/kernel/kernel.version" "$OCI/kernel.version"
-    build_init; build_runc; build_containerd; build_ca; build_sysctl; build_dhcpcd; build_app
+    build_init; build_runc; build_containerd; build_ca; build_sysctl; build_dhcpcd; build_format; build_mount; build_app
     rm -rf "$WORK/rootfs" "$WORK/kt"
     echo "$recipe" > "$OCI/recipe"
     [ "${I2KIT_FORCE:-0}" = 1 ] && rm -rf "$LKC"
@@ -1205,4 +1284,4 @@ main() {
   cat "$CACHE/images.lock"
 }
 
-main "$@"
+main "$@"; exit $?
