@@ -4,10 +4,12 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { benchAmi } from "./ami";
 import { benchCorpus } from "./corpus";
 import { benchPlan } from "./plan";
+import { benchVm } from "./vm";
 
 benchCorpus();
 benchPlan()
   .then(benchAmi)
+  .then(benchVm)
   .then(
   () => process.exit(0),
   (e: unknown) => {

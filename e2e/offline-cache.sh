@@ -1176,23 +1176,25 @@ build_app() {
 }
 
 # ---------------------------------------------------------------- import
-cache_has() { # cache_has FULLNAME DIGEST: the linuxkit cache names it with that digest and holds its blobs
-  python3 - "$LKC" "$1" "$2" <<'EOF'
+# cache_missing NAME DIGEST [NAME DIGEST]...: prints each NAME the linuxkit
+# cache does not hold under that manifest digest with all of its blobs
+cache_missing() {
+  python3 - "$LKC" "$@" <<'EOF'
 import json, os, sys
-cache, name, digest = sys.argv[1:]
+cache, args = sys.argv[1], sys.argv[2:]
 try:
     idx = json.load(open(os.path.join(cache, "index.json")))
 except Exception:
-    sys.exit(1)
-for m in idx.get("manifests", []):
-    if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == name and m["digest"] == digest:
-        blob = lambda d: os.path.join(cache, "blobs", *d.split(":"))
-        if not os.path.exists(blob(digest)):
-            sys.exit(1)
+    idx = {}
+blob = lambda d: os.path.join(cache, "blobs", *d.split(":"))
+have = {m.get("annotations", {}).get("org.opencontainers.image.ref.name"): m["digest"] for m in idx.get("manifests", [])}
+for name, digest in zip(args[0::2], args[1::2]):
+    ok = have.get(name) == digest and os.path.exists(blob(digest))
+    if ok:
         man = json.load(open(blob(digest)))
         ok = all(os.path.exists(blob(x["digest"])) for x in [man["config"]] + man["layers"])
-        sys.exit(0 if ok else 1)
-sys.exit(1)
+    if not ok:
+        print(name)
 EOF
 }
 
@@ -1201,10 +1203,10 @@ import_all() {
   mkdir -p "$LKC"
   for k in $ALL_IMAGES; do
     name=$(full "$(img "$k")"); digest=$(awk '{print $2}' "$OCI/$(slug "$k").digest")
-    if cache_has "$name" "$digest" && cache_has "${name%:*}@$digest" "$digest"; then continue; fi
+    [ -z "$(cache_missing "$name" "$digest" "${name%:*}@$digest" "$digest")" ] && continue
     log "linuxkit cache import $(slug "$k").tar ($name)"
     "$LK" -q cache import --cache "$LKC" "$OCI/$(slug "$k").tar" || die "linuxkit cache import $name failed"
-    cache_has "$name" "$digest" || die "after import, the cache still lacks $name@$digest"
+    [ -z "$(cache_missing "$name" "$digest")" ] || die "after import, the cache still lacks $name@$digest"
     imported=$((imported+1))
   done
   log "linuxkit cache: $imported image(s) imported, $(echo $ALL_IMAGES | wc -w) present in $LKC"
@@ -1274,7 +1276,7 @@ main() {
     BUSYBOX=$(fetch_deb busybox-static)
     build_kernel; cp "$WORK/rootfs/kernel/kernel.version" "$OCI/kernel.version"
     build_init; build_runc; build_containerd; build_ca; build_sysctl; build_dhcpcd; build_format; build_mount; build_app
-    rm -rf "$WORK/rootfs" "$WORK/kt"
+    rm -rf "$WORK/rootfs" "$WORK/kt" "$WORK/deb"   # the .debs stay in $CACHE/debs
     echo "$recipe" > "$OCI/recipe"
     [ "${I2KIT_FORCE:-0}" = 1 ] && rm -rf "$LKC"
   fi
