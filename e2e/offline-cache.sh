@@ -5,7 +5,7 @@
 # It installs what it needs (Debian packages, the linuxkit CLI v1.8.2 from the
 # Go module proxy), assembles local OCI images that stand in for the LinuxKit
 # base images i2kit pins (kernel, init, runc, containerd, ca-certificates,
-# sysctl, dhcpcd) plus a tiny app image (busybox httpd), and imports them into
+# sysctl, dhcpcd, format, mount) plus a tiny app image (busybox httpd), and imports them into
 # a linuxkit cache under the same names, so that `linuxkit build` of an
 # ordinary production config works offline.
 #
@@ -45,9 +45,10 @@ LINUXKIT_COMMIT=43200ea6342590c6806f808b318d7f3a69b0cdd8
 LINUXKIT_MODVER=v0.0.0-20250915124940-43200ea63425
 LINUXKIT_MOD=github.com/linuxkit/linuxkit/src/cmd/linuxkit
 
-# Debian packages the stand-ins are made of (downloaded and unpacked, not installed).
+# The stand-ins are made of Debian packages, downloaded and unpacked (not
+# installed): the kernel of this metapackage, busybox-static, runc (and
+# containerd with I2KIT_STANDIN_RUNTIME=containerd).
 KERNEL_META=linux-image-cloud-amd64
-DEB_PKGS="busybox-static runc"
 # Modules the stand-in kernel image ships and loads at boot (the official
 # LinuxKit kernel has these built in; Debian's cloud kernel has them as modules).
 KERNEL_MODULES="virtio_pci virtio_net virtio_blk virtio_scsi virtio_console virtio_rng virtio_balloon overlay ena"
@@ -106,7 +107,7 @@ ensure_linuxkit() {
   mkdir -p "$CACHE/bin" "$WORK/empty"
   rm -f "$LK.commit"
   log "linuxkit: go install $LINUXKIT_MOD@$LINUXKIT_COMMIT (v1.8.2)"
-  if ! (cd "$WORK/empty" && GOFLAGS= GOBIN="$CACHE/bin" go install -trimpath -ldflags "$ldflags" "$LINUXKIT_MOD@$LINUXKIT_COMMIT") 2>"$WORK/go-install.err"; then
+  if ! (cd "$WORK/empty" && GOFLAGS='' GOBIN="$CACHE/bin" go install -trimpath -ldflags "$ldflags" "$LINUXKIT_MOD@$LINUXKIT_COMMIT") 2>"$WORK/go-install.err"; then
     # The Go proxy reachable here refuses the commit-hash query (403) and the
     # module's version list (which `go install mod@version` reads for its
     # deprecation check). So: download the same commit by its pseudo-version
@@ -114,10 +115,10 @@ ensure_linuxkit() {
     # dependency. The sum database does not know this pseudo-version either,
     # so it is skipped for this one module (its dependencies are still checked).
     log "linuxkit: that failed ($(tail -1 "$WORK/go-install.err" | cut -c1-120)...); building $LINUXKIT_MODVER, the same commit"
-    dir=$(cd "$WORK/empty" && GOFLAGS= GONOSUMDB=$LINUXKIT_MOD \
+    dir=$(cd "$WORK/empty" && GOFLAGS='' GONOSUMDB=$LINUXKIT_MOD \
           go mod download -json "$LINUXKIT_MOD@$LINUXKIT_MODVER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
       || die "go mod download $LINUXKIT_MOD@$LINUXKIT_MODVER failed"
-    (cd "$dir" && GOFLAGS= GOBIN="$CACHE/bin" go install -trimpath -ldflags "$ldflags" .) || die "building linuxkit failed"
+    (cd "$dir" && GOFLAGS='' GOBIN="$CACHE/bin" go install -trimpath -ldflags "$ldflags" .) || die "building linuxkit failed"
   fi
   "$LK" version | grep -q "$LINUXKIT_COMMIT" || die "built linuxkit does not report $LINUXKIT_COMMIT"
   echo "$LINUXKIT_COMMIT" > "$LK.commit"
@@ -796,7 +797,7 @@ EOF
 
 build_standin_bin() {
   log "go build stand-in init/service (static, stdlib only)"
-  (cd "$WORK/src/standin" && CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w" -o "$WORK/standin.bin" .) \
+  (cd "$WORK/src/standin" && CGO_ENABLED=0 GOFLAGS='' GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w" -o "$WORK/standin.bin" .) \
     || die "building the stand-in init/service failed"
 }
 
@@ -1263,10 +1264,10 @@ main() {
   ensure_host_tools
   ensure_linuxkit
 
-  local recipe k missing=0
+  local recipe k absent=0
   recipe=$( { sha256sum < "$SELF"; echo "runtime=$STANDIN_RUNTIME"; } | sha256sum | cut -c1-16)
-  for k in $ALL_IMAGES; do [ -s "$OCI/$(slug "$k").tar" ] && [ -s "$OCI/$(slug "$k").digest" ] || missing=1; done
-  if [ "${I2KIT_FORCE:-0}" != 1 ] && [ "$missing" = 0 ] && [ "$(cat "$OCI/recipe" 2>/dev/null)" = "$recipe" ]; then
+  for k in $ALL_IMAGES; do [ -s "$OCI/$(slug "$k").tar" ] && [ -s "$OCI/$(slug "$k").digest" ] || absent=1; done
+  if [ "${I2KIT_FORCE:-0}" != 1 ] && [ "$absent" = 0 ] && [ "$(cat "$OCI/recipe" 2>/dev/null)" = "$recipe" ]; then
     log "stand-in images: reusing $OCI (recipe $recipe)"
   else
     log "stand-in images: building (recipe $recipe)"
@@ -1278,7 +1279,7 @@ main() {
     build_init; build_runc; build_containerd; build_ca; build_sysctl; build_dhcpcd; build_format; build_mount; build_app
     rm -rf "$WORK/rootfs" "$WORK/kt" "$WORK/deb"   # the .debs stay in $CACHE/debs
     echo "$recipe" > "$OCI/recipe"
-    [ "${I2KIT_FORCE:-0}" = 1 ] && rm -rf "$LKC"
+    if [ "${I2KIT_FORCE:-0}" = 1 ]; then rm -rf "$LKC"; fi
   fi
   import_all
   write_lock

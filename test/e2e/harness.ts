@@ -9,8 +9,8 @@ import * as path from "node:path";
 export interface OfflineLinuxKit {
   linuxkit: string;
   cache: string;
-  /** Directory of e2e/offline-cache.sh's own work (busybox, mkoci.py). */
-  work: string;
+  /** The cache directory of e2e/offline-cache.sh (its .debs and the mkoci.py it writes). */
+  dir: string;
 }
 
 const root = path.resolve(__dirname, "../..");
@@ -25,7 +25,7 @@ export function offlineLinuxKit(): OfflineLinuxKit {
     if (m) env[m[1] as string] = m[2] as string;
   }
   if (!env.LINUXKIT || !env.LINUXKIT_CACHE) throw new Error(`${cacheDir}/env.sh names no LINUXKIT or LINUXKIT_CACHE`);
-  return { linuxkit: env.LINUXKIT, cache: env.LINUXKIT_CACHE, work: path.join(cacheDir, "work") };
+  return { linuxkit: env.LINUXKIT, cache: env.LINUXKIT_CACHE, dir: cacheDir };
 }
 
 export interface AppImage {
@@ -36,9 +36,13 @@ export interface AppImage {
 
 /** Builds a busybox-based OCI image and imports it into the linuxkit cache under `name`. */
 export function buildAppImage(lk: OfflineLinuxKit, image: AppImage): void {
-  const busybox = path.join(lk.work, "deb/busybox-static/bin/busybox");
-  const mkoci = path.join(lk.work, "src/mkoci.py");
-  for (const f of [busybox, mkoci]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run bash e2e/offline-cache.sh`);
+  const mkoci = path.join(lk.dir, "work/src/mkoci.py");
+  const deb = fs.readdirSync(path.join(lk.dir, "debs")).find((f) => f.startsWith("busybox-static_"));
+  if (!fs.existsSync(mkoci) || !deb) throw new Error(`${lk.dir} holds no mkoci.py or busybox-static .deb: run bash e2e/offline-cache.sh`);
+  // busybox from the same Debian package the stand-ins are made of.
+  const unpacked = fs.mkdtempSync(path.join(os.tmpdir(), "i2kit-busybox-"));
+  execFileSync("dpkg-deb", ["-x", path.join(lk.dir, "debs", deb), unpacked]);
+  const busybox = path.join(unpacked, "bin/busybox");
   const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), "i2kit-app-"));
   for (const d of ["bin", "etc", "tmp", "proc", "sys", "dev", "run", "www"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
   fs.copyFileSync(busybox, path.join(rootfs, "bin/busybox"));
