@@ -1265,6 +1265,7 @@ main() {
   ensure_linuxkit
 
   local recipe k absent=0
+  write_sources   # always: test/e2e/harness.ts uses $I2KIT_CACHE/work/src/mkoci.py for its app images
   recipe=$( { sha256sum < "$SELF"; echo "runtime=$STANDIN_RUNTIME"; } | sha256sum | cut -c1-16)
   for k in $ALL_IMAGES; do [ -s "$OCI/$(slug "$k").tar" ] && [ -s "$OCI/$(slug "$k").digest" ] || absent=1; done
   if [ "${I2KIT_FORCE:-0}" != 1 ] && [ "$absent" = 0 ] && [ "$(cat "$OCI/recipe" 2>/dev/null)" = "$recipe" ]; then
@@ -1272,7 +1273,6 @@ main() {
   else
     log "stand-in images: building (recipe $recipe)"
     rm -f "$OCI/recipe"
-    write_sources
     build_standin_bin
     BUSYBOX=$(fetch_deb busybox-static)
     build_kernel; cp "$WORK/rootfs/kernel/kernel.version" "$OCI/kernel.version"

@@ -136,15 +136,20 @@ export async function planFile(file: string, options: PlanOptions = {}): Promise
 async function withoutStackTraces<T>(run: () => Promise<T>): Promise<T> {
   // A private static of the SDK: the one place it gathers a resource's stack.
   const resource = pulumi.Resource as unknown as { stackTrace: (skip: number) => unknown[] };
+  // The SDK's promise wrapper, which records a stack and tracks every promise for leak reports.
+  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
   const stackTraceLimit = Error.stackTraceLimit;
   const stackTrace = resource.stackTrace;
+  const debuggablePromise = debuggable.debuggablePromise;
   Error.stackTraceLimit = 0;
   resource.stackTrace = () => [];
+  debuggable.debuggablePromise = (p) => p;
   try {
     return await run();
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
     resource.stackTrace = stackTrace;
+    debuggable.debuggablePromise = debuggablePromise;
   }
 }
 
