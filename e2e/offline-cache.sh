@@ -27,14 +27,14 @@ set -euo pipefail
 # renders builds from this cache unchanged. The stand-ins are NOT the official
 # images: same names, our own content (see NOTES.md).
 IMG_KERNEL="linuxkit/kernel:6.6.71"
-IMG_INIT="linuxkit/init:8eea386739975a43af558eec757a7dcb3a3d2e7b"
-IMG_RUNC="linuxkit/runc:667e7ea2c426a2460ca21e3da065a57dbb3369c9"
-IMG_CONTAINERD="linuxkit/containerd:a988a1a8bcbacc2c0390ca0c08f949e2b4b5915d"
-IMG_CA="linuxkit/ca-certificates:7b32a26ca9c275d3ef32b11fe2a83dbd2aee2fdb"
-IMG_SYSCTL="linuxkit/sysctl:5f56434b81004b50b47ed629b222619168c2bcdf"
-IMG_DHCPCD="linuxkit/dhcpcd:157df9ef45a035f1542ec2270e374f18efef98a5"
-IMG_FORMAT="linuxkit/format:3c858f0cf42a2b14441bfb5c266b78f14d2b75a4"
-IMG_MOUNT="linuxkit/mount:cb8caa72248f7082fc2074ce843d53cdc15df04a"
+IMG_INIT="linuxkit/init:680da6e6f79bb8236a095147d532cd2160e23c9f"
+IMG_RUNC="linuxkit/runc:2dfee46421e963d6c0d946137e46fe36fa606d29"
+IMG_CONTAINERD="linuxkit/containerd:838b745e38e43309393675ce3cf04bee9047eb91"
+IMG_CA="linuxkit/ca-certificates:a4f15fe71bb0ad7560ff78f48504dd2af500a442"
+IMG_SYSCTL="linuxkit/sysctl:2fad4cdf96faa97bf7888696b8c3ca00f98137af"
+IMG_DHCPCD="linuxkit/dhcpcd:4681273eeea47c26d980958656e60fe70d49e318"
+IMG_FORMAT="linuxkit/format:512d4fb6cd40c1d90a4aa8335d1bd167fa34a10e"
+IMG_MOUNT="linuxkit/mount:54906e884b21aca02bf5ecae65f3741b89d8c4e6"
 IMG_APP="i2kit/demo-httpd:1"          # the tiny app: busybox httpd on :8080, serving /www
 ALL_IMAGES="KERNEL INIT RUNC CONTAINERD CA SYSCTL DHCPCD FORMAT MOUNT APP"
 

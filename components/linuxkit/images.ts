@@ -1,5 +1,6 @@
 // Every image the base VM is made of, pinned in one place. These are the
-// images of LinuxKit's own examples/platform-aws.yml (release v1.8.2);
+// images of LinuxKit's own examples/platform-aws.yml and examples/docker.yml
+// (format, mount) at release v1.8.2, commit 43200ea6342590c6806f808b318d7f3a69b0cdd8;
 // a renderer option overrides any of them (for a mirror, or a test cache).
 // LinuxKit's `metadata` package is left out on purpose: it speaks IMDSv1 only.
 
@@ -17,14 +18,14 @@ export interface BaseImages {
 
 export const DEFAULT_BASE_IMAGES: Readonly<BaseImages> = {
   kernel: "linuxkit/kernel:6.6.71",
-  init: "linuxkit/init:8eea386739975a43af558eec757a7dcb3a3d2e7b",
-  runc: "linuxkit/runc:667e7ea2c426a2460ca21e3da065a57dbb3369c9",
-  containerd: "linuxkit/containerd:a988a1a8bcbacc2c0390ca0c08f949e2b4b5915d",
-  caCertificates: "linuxkit/ca-certificates:7b32a26ca9c275d3ef32b11fe2a83dbd2aee2fdb",
-  sysctl: "linuxkit/sysctl:5f56434b81004b50b47ed629b222619168c2bcdf",
-  dhcpcd: "linuxkit/dhcpcd:157df9ef45a035f1542ec2270e374f18efef98a5",
-  format: "linuxkit/format:3c858f0cf42a2b14441bfb5c266b78f14d2b75a4",
-  mount: "linuxkit/mount:cb8caa72248f7082fc2074ce843d53cdc15df04a",
+  init: "linuxkit/init:680da6e6f79bb8236a095147d532cd2160e23c9f",
+  runc: "linuxkit/runc:2dfee46421e963d6c0d946137e46fe36fa606d29",
+  containerd: "linuxkit/containerd:838b745e38e43309393675ce3cf04bee9047eb91",
+  caCertificates: "linuxkit/ca-certificates:a4f15fe71bb0ad7560ff78f48504dd2af500a442",
+  sysctl: "linuxkit/sysctl:2fad4cdf96faa97bf7888696b8c3ca00f98137af",
+  dhcpcd: "linuxkit/dhcpcd:4681273eeea47c26d980958656e60fe70d49e318",
+  format: "linuxkit/format:512d4fb6cd40c1d90a4aa8335d1bd167fa34a10e",
+  mount: "linuxkit/mount:54906e884b21aca02bf5ecae65f3741b89d8c4e6",
 };
 
 /** The kernel command line of LinuxKit's AWS platform: the serial console is what EC2 shows. */
