@@ -21,7 +21,7 @@ export function renderMermaid(plan: Plan): string {
     if (s.loadBalancer) lines.push(`    ${id(s.name, "lb")}["${text(loadBalancerLabel(s))}<br/>${text(s.listeners.join("<br/>"))}"]`);
     lines.push(s.stateful ? `    ${id(s.name, "vms")}[("${text(groupLabel(s))}")]` : `    ${id(s.name, "vms")}["${text(groupLabel(s))}"]`);
   }
-  lines.push("  end", '  subgraph pipeline["AMI pipeline: linuxkit build → S3 → snapshot → AMI"]');
+  lines.push("  end", '  subgraph pipeline["AMI pipeline: linuxkit build → EBS snapshot (direct) → AMI"]');
   for (const s of plan.services) lines.push(`    ${id(s.name, "ami")}["${text(`${s.name} image`)}"]`);
   lines.push("  end");
   for (const s of plan.services) {
@@ -60,7 +60,7 @@ export function renderSvg(plan: Plan): string {
   plan.services.forEach((s, row) => {
     const y = 40 + row * rowHeight;
     const vms: Box = { x: column(2), y, w: 210, h: 60, label: [s.name, `${s.replicas} × ${s.instanceType}${s.stateful ? ", stateful" : ""}`], style: "vms" };
-    const ami: Box = { x: column(3), y, w: 210, h: 60, label: [`${s.name} image`, "linuxkit → S3 → snapshot → AMI"], style: "ami" };
+    const ami: Box = { x: column(3), y, w: 210, h: 60, label: [`${s.name} image`, "linuxkit → EBS snapshot → AMI"], style: "ami" };
     boxes.push(vms, ami);
     edges.push({ from: ami, to: vms, dashed: true });
     let lb: Box | undefined;
