@@ -1,0 +1,3 @@
+module i2kit/agent
+
+go 1.22
