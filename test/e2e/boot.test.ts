@@ -38,7 +38,21 @@ async function get(url: string): Promise<string> {
   return `${r.status} ${await r.text()}`;
 }
 
-function echo(port: number, text: string): Promise<string> {
+/** busybox `nc -ll` listens again after each connection: a connect in that gap is reset, so try a few times. */
+async function echo(port: number, text: string): Promise<string> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      return await echoOnce(port, text);
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  throw last;
+}
+
+function echoOnce(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, "127.0.0.1", () => socket.write(text));
     let got = "";
@@ -50,6 +64,7 @@ function echo(port: number, text: string): Promise<string> {
       }
     });
     socket.on("error", reject);
+    socket.on("close", () => reject(new Error(`connection closed after ${JSON.stringify(got)}`)));
     socket.setTimeout(10_000, () => reject(new Error("no echo within 10 s")));
   });
 }
