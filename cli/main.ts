@@ -75,7 +75,7 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
     }
     const services = flags.service ? result.app.services.filter((s) => flags.service?.includes(s.name)) : result.app.services;
     // Render everything before writing anything, then write each file atomically.
-    const rendered = renderApp({ services });
+    const rendered = renderApp({ name: result.app.name, services });
     for (const r of rendered) for (const w of r.warnings) io.err(`warning: ${r.service}: ${w}`);
     fs.mkdirSync(flags.out, { recursive: true });
     for (const r of rendered) {

@@ -3,6 +3,7 @@
 // rolling instance refreshes that keep full capacity and roll back on failure.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { STATEFUL_DEVICE } from "./linuxkit/agent";
 import { ARCHITECTURES, type Architecture } from "./architecture";
 import { i2kitTags } from "./tags";
 
@@ -28,6 +29,8 @@ export interface AutoScalingGroupArgs {
   dataVolumeSizeGb?: number;
   /** Secrets Manager secrets the instance may read. */
   secretArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /** The log group the instance may write to. */
+  logGroupArn?: pulumi.Input<string>;
   /** An EC2 key pair; none by default: there is nothing to log in to. */
   keyName?: pulumi.Input<string>;
   rootVolumeSizeGb?: number;
@@ -40,30 +43,69 @@ export const EC2_TRUST = JSON.stringify({
   Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
 });
 
-/** The instance role's permissions: read its own secrets, attach its own data volume. Nothing else. */
-export function instancePolicy(secretArns: readonly string[], dataVolumeArn: string | undefined, service: string): string | undefined {
-  const statements: object[] = [];
-  if (secretArns.length > 0) statements.push({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [...secretArns] });
-  if (dataVolumeArn) {
+export interface PolicyStatement {
+  Sid: string;
+  Effect: "Allow";
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string>>;
+}
+
+export interface InstanceAccess {
+  app: string;
+  service: string;
+  /** The service's own Secrets Manager secrets. */
+  secretArns: readonly string[];
+  /** The service's own log group (the boot agent ships container output there). */
+  logGroupArn?: string;
+  /** The stateful service's own EBS volume. */
+  dataVolumeArn?: string;
+}
+
+/**
+ * The instance role's permissions, and nothing else: read its own secrets,
+ * write to its own log group, attach its own volume to its own instances.
+ * No statement has a `*` resource: the agent gets the volume id from the
+ * user data instead of searching with ec2:DescribeVolumes, which cannot be
+ * scoped to one volume.
+ */
+export function instancePolicyStatements(a: InstanceAccess): PolicyStatement[] {
+  const statements: PolicyStatement[] = [];
+  if (a.secretArns.length > 0) statements.push({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [...a.secretArns] });
+  if (a.logGroupArn) {
+    statements.push({ Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [a.logGroupArn, `${a.logGroupArn}:log-stream:*`] });
+  }
+  if (a.dataVolumeArn) {
+    // Instance ids are not known before launch: the instance side is scoped by the region, account and tags.
+    const [, partition = "aws", , region = "*", account = "*"] = a.dataVolumeArn.split(":");
     statements.push(
-      { Sid: "AttachOwnVolume", Effect: "Allow", Action: ["ec2:AttachVolume"], Resource: [dataVolumeArn] },
+      { Sid: "AttachOwnVolume", Effect: "Allow", Action: ["ec2:AttachVolume"], Resource: [a.dataVolumeArn] },
       {
         Sid: "AttachToOwnInstances",
         Effect: "Allow",
         Action: ["ec2:AttachVolume"],
-        Resource: ["arn:aws:ec2:*:*:instance/*"],
-        Condition: { StringEquals: { "aws:ResourceTag/i2kit:service": service } },
+        Resource: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+        Condition: { StringEquals: { "aws:ResourceTag/i2kit:app": a.app, "aws:ResourceTag/i2kit:service": a.service } },
       },
-      { Sid: "FindOwnVolume", Effect: "Allow", Action: ["ec2:DescribeVolumes"], Resource: "*" },
     );
   }
+  return statements;
+}
+
+export function instancePolicy(a: InstanceAccess): string | undefined {
+  const statements = instancePolicyStatements(a);
   return statements.length === 0 ? undefined : JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+/** The user data the boot agent reads over IMDSv2: what is only known once deployed (agent/README.md). */
+export function agentUserData(volumeId: string | undefined): string | undefined {
+  return volumeId ? Buffer.from(JSON.stringify({ i2kit: { volumeId } })).toString("base64") : undefined;
 }
 
 const NOTHING_ALLOWED = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "*", Resource: "*" }] });
 
-/** Device name of the data disk; LinuxKit's `format` picks the first blank disk. */
-export const DATA_DEVICE = "/dev/sdf";
+/** Device name of the data disk, stateful or not; LinuxKit's `format` picks the first blank disk. */
+export const DATA_DEVICE = STATEFUL_DEVICE;
 
 export class AutoScalingGroup extends pulumi.ComponentResource {
   readonly name: pulumi.Output<string>;
@@ -125,10 +167,13 @@ export class AutoScalingGroup extends pulumi.ComponentResource {
     }
 
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: EC2_TRUST, tags }, { parent: this });
-    if (args.secretArns !== undefined || dataVolume) {
+    if (args.secretArns !== undefined || args.logGroupArn !== undefined || dataVolume) {
       const policy = pulumi
-        .all([pulumi.output(args.secretArns ?? []), dataVolume ? dataVolume.arn : pulumi.output(undefined)])
-        .apply(([arns, volumeArn]) => instancePolicy(arns, volumeArn, args.service) ?? NOTHING_ALLOWED);
+        .all([pulumi.output(args.secretArns ?? []), pulumi.output(args.logGroupArn), dataVolume ? dataVolume.arn : pulumi.output(undefined)])
+        .apply(
+          ([secretArns, logGroupArn, dataVolumeArn]) =>
+            instancePolicy({ app: args.app, service: args.service, secretArns, ...(logGroupArn ? { logGroupArn } : {}), ...(dataVolumeArn ? { dataVolumeArn } : {}) }) ?? NOTHING_ALLOWED,
+        );
       new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy }, { parent: this });
     }
     const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, { parent: this });
@@ -161,6 +206,7 @@ export class AutoScalingGroup extends pulumi.ComponentResource {
         iamInstanceProfile: { arn: profile.arn },
         vpcSecurityGroupIds: [securityGroup.id],
         ...(args.keyName ? { keyName: args.keyName } : {}),
+        ...(dataVolume ? { userData: dataVolume.id.apply((id) => agentUserData(id) as string) } : {}),
         monitoring: { enabled: true },
         updateDefaultVersion: true,
         tagSpecifications: [

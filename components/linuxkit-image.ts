@@ -11,7 +11,11 @@ import type { BaseImages } from "./linuxkit/images";
 import { renderLinuxKitConfig, type ResolvedImage } from "./linuxkit/render";
 
 export interface LinuxKitImageArgs {
+  /** The app the service belongs to: it names the log group and the managed secrets. */
+  app: string;
   service: ServiceSpec;
+  /** The boot agent's image, pinned (from ContainerImage). */
+  agentImage: pulumi.Input<string>;
   /** Pinned images by container name (from ContainerImage). */
   images: pulumi.Input<Record<string, pulumi.Input<ResolvedImage>>>;
   architecture: Architecture;
@@ -54,9 +58,11 @@ export class LinuxKitImage extends pulumi.ComponentResource {
     super("i2kit:index:LinuxKitImage", name, {}, opts);
     const facts = ARCHITECTURES[args.architecture];
     const outputDir = path.resolve(args.outputDir ?? ".i2kit/build");
-    const rendered = pulumi.output(args.images).apply((images) =>
-      renderLinuxKitConfig(args.service, { images, ...(args.baseImages ? { baseImages: args.baseImages } : {}) }),
-    );
+    const rendered = pulumi
+      .all([pulumi.output(args.images), pulumi.output(args.agentImage)])
+      .apply(([images, agentImage]) =>
+        renderLinuxKitConfig(args.service, { app: args.app, images, agent: { image: agentImage }, ...(args.baseImages ? { baseImages: args.baseImages } : {}) }),
+      );
     // What the renderer had to guess (an entrypoint it cannot know yet) is said in the deploy log.
     rendered.warnings.apply((warnings) => warnings.forEach((w) => pulumi.log.warn(w, this)));
     this.config = rendered.yaml;

@@ -11,6 +11,7 @@ import { Ami, type AmiUpload } from "./ami";
 import { architectureOf } from "./architecture";
 import { AutoScalingGroup } from "./auto-scaling-group";
 import { ContainerImage, type RegistryAuth } from "./container-image";
+import { AGENT_BOOT_NAME, logGroupName } from "./linuxkit/agent";
 import type { BaseImages } from "./linuxkit/images";
 import type { ResolvedImage } from "./linuxkit/render";
 import { LinuxKitImage } from "./linuxkit-image";
@@ -52,6 +53,20 @@ export interface ServiceOptions {
   upload?: AmiUpload;
   /** Secret values by secret name, instead of reading their file or variable. */
   secretValues?: Record<string, pulumi.Input<string>>;
+  /** How long CloudWatch Logs keeps the containers' output, in days (default 30). */
+  logRetentionDays?: number;
+  /** A KMS key ARN to encrypt the log group with (its key policy must admit CloudWatch Logs). */
+  logKmsKeyArn?: pulumi.Input<string>;
+}
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const DEFAULT_LOG_RETENTION_DAYS = 30;
+
+/** The boot agent's sources (Go, with its Dockerfile): beside the sources, or beside dist/ once built. */
+export function agentBuildContext(): string {
+  const candidates = [path.resolve(__dirname, "../agent"), path.resolve(__dirname, "../../agent")];
+  return candidates.find((dir) => fs.existsSync(path.join(dir, "Dockerfile"))) ?? (candidates[0] as string);
 }
 
 export interface ServiceArgs extends ServiceSource, ServiceOptions {
@@ -120,6 +135,9 @@ export function prepareService(name: string, args: ServiceArgs): PreparedService
   // Listener combinations no load balancer can serve, and secrets that cannot be read, fail here.
   if (listeners.length > 0) planLoadBalancer(listeners, service.healthCheck, service.name);
   const secrets = service.secrets.map((s) => ({ spec: s, value: secretValue(s, app.projectDir, process.env, args.secretValues) }));
+  if (args.logRetentionDays !== undefined && !(LOG_RETENTION_DAYS as readonly number[]).includes(args.logRetentionDays)) {
+    throw new Error(`Service ${name}: logRetentionDays must be one of CloudWatch Logs' periods (${LOG_RETENTION_DAYS.join(", ")}), not ${args.logRetentionDays}`);
+  }
   return { app, service, architecture: architectureOf(service.instanceType), listeners, secrets };
 }
 
@@ -130,6 +148,8 @@ export interface ServiceResources {
   linuxkitConfig: pulumi.Output<string>;
   contentHash: pulumi.Output<string>;
   loadBalancer: LoadBalancer | undefined;
+  logGroupName: pulumi.Output<string>;
+  agentImage: pulumi.Output<string>;
 }
 
 /**
@@ -161,11 +181,30 @@ export function wireService(parent: pulumi.ComponentResource, name: string, prep
     images[c.name] = image.imageRef.apply((ref) => ({ ref }));
     auths.push(image.registryAuth);
   }
+  // The boot agent: secrets at boot, the stateful volume attached, container output to CloudWatch Logs.
+  const agent = new ContainerImage(
+    `${name}-agent`,
+    { app: appName, service: service.name, container: AGENT_BOOT_NAME, build: { context: agentBuildContext(), dockerfile: "Dockerfile", args: {} }, platform: `linux/${architecture}` },
+    { parent },
+  );
+  auths.push(agent.registryAuth);
+  const logGroup = new aws.cloudwatch.LogGroup(
+    `${name}-logs`,
+    {
+      name: logGroupName(appName, service.name),
+      retentionInDays: args.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+      ...(args.logKmsKeyArn ? { kmsKeyId: args.logKmsKeyArn } : {}),
+      tags,
+    },
+    { parent },
+  );
   const linuxkit = new LinuxKitImage(
     `${name}-vm`,
     {
+      app: appName,
       service,
       images,
+      agentImage: agent.imageRef,
       architecture,
       projectDir: app.projectDir,
       registryAuth: auths,
@@ -249,6 +288,7 @@ export function wireService(parent: pulumi.ComponentResource, name: string, prep
       ...(args.maxReplicas !== undefined ? { maxReplicas: args.maxReplicas } : {}),
       ...(needsDataDisk(service) || service.stateful ? { dataVolumeSizeGb: args.dataVolumeSizeGb ?? 20 } : {}),
       ...(secretArns.length > 0 ? { secretArns } : {}),
+      logGroupArn: logGroup.arn,
       ...(args.keyName ? { keyName: args.keyName } : {}),
       ...(args.kmsKeyId ? { kmsKeyId: args.kmsKeyId } : {}),
     },
@@ -262,6 +302,8 @@ export function wireService(parent: pulumi.ComponentResource, name: string, prep
     linuxkitConfig: linuxkit.config,
     contentHash: linuxkit.contentHash,
     loadBalancer: lb,
+    logGroupName: logGroup.name,
+    agentImage: agent.imageRef,
   };
 }
 
@@ -272,6 +314,10 @@ export class Service extends pulumi.ComponentResource {
   readonly linuxkitConfig: pulumi.Output<string>;
   readonly contentHash: pulumi.Output<string>;
   readonly loadBalancer: LoadBalancer | undefined;
+  /** Where the containers' stdout and stderr go. */
+  readonly logGroupName: pulumi.Output<string>;
+  /** The boot agent's image, pinned. */
+  readonly agentImage: pulumi.Output<string>;
   readonly spec: ServiceSpec;
 
   constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -286,6 +332,8 @@ export class Service extends pulumi.ComponentResource {
     this.linuxkitConfig = r.linuxkitConfig;
     this.contentHash = r.contentHash;
     this.loadBalancer = r.loadBalancer;
-    this.registerOutputs({ url: this.url, imageId: this.imageId, autoScalingGroupName: this.autoScalingGroupName, linuxkitConfig: this.linuxkitConfig });
+    this.logGroupName = r.logGroupName;
+    this.agentImage = r.agentImage;
+    this.registerOutputs({ url: this.url, imageId: this.imageId, autoScalingGroupName: this.autoScalingGroupName, linuxkitConfig: this.linuxkitConfig, logGroupName: this.logGroupName });
   }
 }

@@ -34,6 +34,10 @@ export interface DeployOptions {
   buildDir?: string;
   /** How disk images become snapshots: "ebs-direct" (default, seconds) or "vm-import" (minutes). */
   upload?: string;
+  /** How long CloudWatch Logs keeps the containers' output, in days (default 30). */
+  logRetentionDays?: number;
+  /** KMS key ARN to encrypt the service's log group with (its key policy must admit CloudWatch Logs). */
+  logKmsKeyArn?: pulumi.Input<string>;
 }
 
 export interface ServiceArgs extends DeployOptions {
@@ -56,9 +60,9 @@ export interface ServiceArgs extends DeployOptions {
 }
 
 function deployOptions(args: DeployOptions): ServiceOptions {
-  const { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir, upload } = args;
+  const { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir, upload, logRetentionDays, logKmsKeyArn } = args;
   if (upload !== undefined && upload !== "ebs-direct" && upload !== "vm-import") throw new Error(`upload is "ebs-direct" or "vm-import", not "${upload}"`);
-  const options: ServiceOptions = { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir, upload };
+  const options: ServiceOptions = { maxReplicas, dataVolumeSizeGb, keyName, redirectHttpToHttps, sslPolicy, imageBucket, vmImportRoleName, kmsKeyId, linuxkitPath, buildDir, upload, logRetentionDays, logKmsKeyArn };
   for (const key of Object.keys(options) as (keyof ServiceOptions)[]) if (options[key] === undefined) delete options[key];
   return options;
 }

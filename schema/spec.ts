@@ -167,6 +167,9 @@ export const DependencySchema = z.object({
   condition: z.enum(["service_started", "service_healthy", "service_completed_successfully"]).default("service_started"),
 });
 
+/** Names the renderer gives the boot agent's entries (components/linuxkit/agent.ts). */
+export const RESERVED_CONTAINER_NAMES: readonly string[] = ["i2kit-agent", "i2kit-logs"];
+
 export const DEFAULT_INSTANCE_TYPE = "t3.micro";
 
 export const ServiceSchema = z
@@ -189,6 +192,8 @@ export const ServiceSchema = z
     const names = new Set<string>();
     service.containers.forEach((c, i) => {
       if (names.has(c.name)) ctx.addIssue({ code: "custom", path: ["containers", i, "name"], message: `duplicate container name "${c.name}"` });
+      // The boot agent's onboot step and log shipper run beside the containers under these names.
+      if (RESERVED_CONTAINER_NAMES.includes(c.name)) ctx.addIssue({ code: "custom", path: ["containers", i, "name"], message: `"${c.name}" is the name of i2kit's boot agent; rename the container` });
       names.add(c.name);
     });
     for (const [i, l] of service.listeners.entries()) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities } from "../components/linuxkit/capabilities";
 import { DEFAULT_BASE_IMAGES } from "../components/linuxkit/images";
+import type { AgentConfig } from "../components/linuxkit/agent";
 import { renderLinuxKitConfig } from "../components/linuxkit/render";
 import { defineApp } from "../schema/load";
 import type { ServiceSpecInput } from "../schema/spec";
@@ -40,11 +41,12 @@ describe("capability arithmetic", () => {
 });
 
 describe("the LinuxKit renderer", () => {
-  it("renders the pinned base VM: kernel, init, onboot sysctl and dhcpcd, no metadata, sshd or getty", () => {
+  it("renders the pinned base VM: kernel, init, onboot sysctl, dhcpcd and the boot agent, no metadata, sshd or getty", () => {
     const r = renderLinuxKitConfig(service({ containers: [{ name: "web", image: "nginx@sha256:" + "a".repeat(64) }] }));
     expect(r.config.kernel).toEqual({ image: DEFAULT_BASE_IMAGES.kernel, cmdline: "console=ttyS0" });
     expect(r.config.init).toEqual([DEFAULT_BASE_IMAGES.init, DEFAULT_BASE_IMAGES.runc, DEFAULT_BASE_IMAGES.containerd, DEFAULT_BASE_IMAGES.caCertificates]);
-    expect(r.config.onboot?.map((o) => o.name)).toEqual(["sysctl", "dhcpcd"]);
+    expect(r.config.onboot?.map((o) => o.name)).toEqual(["sysctl", "dhcpcd", "i2kit-agent"]);
+    expect(r.config.services?.map((o) => o.name)).toEqual(["web", "i2kit-logs"]);
     expect(r.yaml).not.toMatch(/metadata|sshd|getty/);
     expect(linuxkitSchemaErrors(parse(r.yaml))).toEqual([]);
   });
@@ -132,9 +134,10 @@ volumes:
     ]);
     expect(db?.runtime).toEqual({ mkdir: ["/var/lib/i2kit/volumes/pgdata"] });
     expect(db?.tmpfs).toEqual(["/tmp:size=1048576"]);
-    expect(r.config.files).toEqual([{ path: "etc/i2kit/files/db/1-init.sql", contents: "select 1;\n", mode: "0444" }]);
-    expect(r.config.onboot?.map((o) => o.name)).toEqual(["sysctl", "dhcpcd", "format", "mount"]);
-    expect(r.config.onboot?.[3]?.command).toEqual(["/usr/bin/mountie", "/var/lib/i2kit"]);
+    expect(r.config.files?.slice(1)).toEqual([{ path: "etc/i2kit/files/db/1-init.sql", contents: "select 1;\n", mode: "0444" }]);
+    // The agent attaches the stateful volume before format and mount see the disks.
+    expect(r.config.onboot?.map((o) => o.name)).toEqual(["sysctl", "dhcpcd", "i2kit-agent", "format", "mount"]);
+    expect(r.config.onboot?.[4]?.command).toEqual(["/usr/bin/mountie", "/var/lib/i2kit"]);
     expect(linuxkitSchemaErrors(parse(r.yaml))).toEqual([]);
   });
 
@@ -144,7 +147,7 @@ volumes:
       { "pw.txt": "correct-horse-battery-staple" },
     );
     const r = renderLinuxKitConfig(app.services[0] as (typeof app.services)[0]);
-    expect(r.config.services?.[0]?.binds).toEqual(["/run/i2kit/secrets/db_password:/run/secrets/db_password:ro"]);
+    expect(r.config.services?.[0]?.binds).toEqual(["/run/i2kit/secrets/app/db_password:/run/secrets/db_password:ro"]);
     expect(r.yaml).not.toContain("correct-horse-battery-staple");
   });
 
@@ -171,5 +174,74 @@ volumes:
     const r = renderLinuxKitConfig(service({ containers: [{ name: "x", image: "x", privileged: true }] }));
     expect(r.config.services?.[0]?.capabilities).toEqual(["all"]);
     expect(r.config.services?.[0]?.noNewPrivileges).toBeUndefined();
+  });
+});
+
+describe("the boot agent in the rendered config", () => {
+  const compose = `services:
+  api:
+    image: api
+    user: "1000:1000"
+    secrets: [db_password, {source: api_key, target: /etc/api/key, mode: 0440}]
+    x-i2kit: {stateful: true}
+secrets:
+  db_password:
+    file: ./pw.txt
+  api_key:
+    external: true
+    name: shared/api-key
+`;
+  const render = (options: Parameters<typeof renderLinuxKitConfig>[1] = {}) => {
+    const { app } = loadCompose(compose, { "pw.txt": "s3cret" });
+    return renderLinuxKitConfig(app.services[0] as (typeof app.services)[0], { app: "shop", ...options });
+  };
+  const agentConfig = (r: ReturnType<typeof render>) => JSON.parse(r.config.files?.find((f) => f.path === "etc/i2kit/agent.json")?.contents ?? "null") as AgentConfig;
+
+  it("tells the agent each container's secrets, their Secrets Manager ids, owners and modes, and no value", () => {
+    const r = render();
+    const config = agentConfig(r);
+    expect(config.secrets).toEqual([
+      { name: "db_password", secretId: "i2kit/shop/api/db_password", container: "api", path: "/run/i2kit/secrets/api/db_password", uid: 1000, gid: 1000, mode: 0o400 },
+      { name: "api_key", secretId: "shared/api-key", container: "api", path: "/run/i2kit/secrets/api/api_key", uid: 1000, gid: 1000, mode: 0o440 },
+    ]);
+    expect(config).toMatchObject({ app: "shop", service: "api", logGroup: "/i2kit/shop/api", logDir: "/var/log", containers: ["api"], volume: { device: "/dev/sdf" } });
+    expect(r.config.services?.find((s) => s.name === "api")?.binds).toEqual(["/run/i2kit/secrets/api/db_password:/run/secrets/db_password:ro", "/run/i2kit/secrets/api/api_key:/etc/api/key:ro"]);
+    expect(r.yaml).not.toContain("s3cret");
+  });
+
+  it("runs the agent once at boot with CAP_CHOWN only, and ships logs with no capability from a read-only root", () => {
+    const r = render({ agent: { image: "registry/agent@sha256:" + "b".repeat(64) } });
+    const boot = r.config.onboot?.find((o) => o.name === "i2kit-agent");
+    expect(boot).toMatchObject({
+      image: "registry/agent@sha256:" + "b".repeat(64),
+      command: ["/usr/bin/i2kit-agent", "boot", "-config", "/etc/i2kit/agent.json"],
+      capabilities: ["CAP_CHOWN"],
+      binds: ["/etc/i2kit/agent.json:/etc/i2kit/agent.json:ro", "/etc/ssl/certs:/etc/ssl/certs:ro", "/run/i2kit:/run/i2kit"],
+      runtime: { mkdir: ["/run/i2kit/secrets"] },
+    });
+    const logs = r.config.services?.find((s) => s.name === "i2kit-logs");
+    expect(logs).toMatchObject({ capabilities: [], readonly: true, noNewPrivileges: true, command: ["/usr/bin/i2kit-agent", "ship", "-config", "/etc/i2kit/agent.json"] });
+    expect(logs?.binds).toContain("/var/log:/var/log:ro");
+    // No endpoint override in a production config.
+    expect(r.yaml).not.toMatch(/AWS_ENDPOINT_URL|AWS_EC2_METADATA_SERVICE_ENDPOINT/);
+    expect(linuxkitSchemaErrors(parse(r.yaml))).toEqual([]);
+  });
+
+  it("passes a test harness's endpoint overrides to both agent entries only", () => {
+    const r = render({ agent: { image: "agent:1", env: { AWS_ENDPOINT_URL: "http://10.0.2.2:5000" } } });
+    expect(r.config.onboot?.find((o) => o.name === "i2kit-agent")?.env).toEqual(["AWS_ENDPOINT_URL=http://10.0.2.2:5000"]);
+    expect(r.config.services?.find((s) => s.name === "i2kit-logs")?.env).toEqual(["AWS_ENDPOINT_URL=http://10.0.2.2:5000"]);
+    expect(r.config.services?.find((s) => s.name === "api")?.env).toBeUndefined();
+  });
+
+  it("pins the agent image into the content hash, and can be left out for a local run", () => {
+    expect(render({ agent: { image: "agent@sha256:" + "1".repeat(64) } }).contentHash).not.toBe(render({ agent: { image: "agent@sha256:" + "2".repeat(64) } }).contentHash);
+    const without = render({ agent: false });
+    expect(without.config.onboot?.map((o) => o.name)).toEqual(["sysctl", "dhcpcd", "format", "mount"]);
+    expect(without.config.services?.map((s) => s.name)).toEqual(["api"]);
+  });
+
+  it("refuses a container named like the agent, at its line", () => {
+    expect(() => loadCompose("services:\n  i2kit-logs:\n    image: x\n")).toThrow(/compose\.yaml:3:5: services\.i2kit-logs: .*boot agent; rename the container/);
   });
 });

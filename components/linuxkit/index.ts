@@ -2,3 +2,4 @@ export * from "./model";
 export * from "./images";
 export * from "./capabilities";
 export * from "./render";
+export * from "./agent";

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import type { ContainerSpec, Mount, ServiceSpec } from "../../schema/spec";
+import { agentConfig, agentParts, AGENT_IMAGE_PLACEHOLDER, secretPath, type AgentOptions } from "./agent";
 import { effectiveCapabilities } from "./capabilities";
 import { AWS_KERNEL_CMDLINE, DEFAULT_BASE_IMAGES, type BaseImages } from "./images";
 import type { LinuxKitConfig, LinuxKitFile, LinuxKitImage } from "./model";
@@ -13,8 +14,6 @@ import type { LinuxKitConfig, LinuxKitFile, LinuxKitImage } from "./model";
 export const VOLUME_ROOT = "/var/lib/i2kit";
 /** Where files baked from the project live on the VM. */
 export const FILES_ROOT = "/etc/i2kit/files";
-/** Where the boot agent writes secrets (tmpfs, never on disk or in the image). */
-export const SECRETS_ROOT = "/run/i2kit/secrets";
 
 /** What is known about a container's image once it is pinned (ContainerImage fills this in). */
 export interface ResolvedImage {
@@ -30,6 +29,14 @@ export interface RenderOptions {
   /** Pinned images by container name. */
   images?: Readonly<Record<string, ResolvedImage>>;
   kernelCmdline?: string;
+  /** The app the service belongs to: it names the log group and the managed secrets (default "app"). */
+  app?: string;
+  /**
+   * The boot agent (secrets, stateful volume, logs). By default it is there,
+   * with a placeholder image until the components pin the one they build;
+   * `false` leaves it out (a local run without AWS).
+   */
+  agent?: AgentOptions | false;
 }
 
 export interface RenderedConfig {
@@ -47,11 +54,14 @@ export function renderLinuxKitConfig(service: ServiceSpec, options: RenderOption
   const warnings: string[] = [];
   const files: LinuxKitFile[] = [];
   const services = service.containers.map((c) => renderContainer(service, c, options.images?.[c.name], files, warnings));
+  const agent = options.agent === false ? undefined : agentParts(agentConfig(options.app ?? "app", service), options.agent ?? { image: AGENT_IMAGE_PLACEHOLDER });
 
   const onboot: LinuxKitImage[] = [
     { name: "sysctl", image: base.sysctl },
     { name: "dhcpcd", image: base.dhcpcd, command: ["/sbin/dhcpcd", "--nobackground", "-f", "/dhcpcd.conf", "-1"] },
   ];
+  // With the network up and before any disk is formatted: secrets, and a stateful service's own volume attached.
+  if (agent) onboot.push(agent.onboot);
   if (service.stateful || service.containers.some((c) => c.mounts.some((m) => m.type === "volume"))) {
     // Named volumes need a real disk: format the blank data disk once, then mount it.
     onboot.push({ name: "format", image: base.format }, { name: "mount", image: base.mount, command: ["/usr/bin/mountie", VOLUME_ROOT] });
@@ -61,8 +71,9 @@ export function renderLinuxKitConfig(service: ServiceSpec, options: RenderOption
     kernel: { image: base.kernel, cmdline: options.kernelCmdline ?? AWS_KERNEL_CMDLINE },
     init: [base.init, base.runc, base.containerd, base.caCertificates],
     onboot,
-    services,
+    services: agent ? [...services, agent.service] : services,
   };
+  if (agent) files.unshift(agent.file);
   if (files.length > 0) config.files = files;
   const yaml = `# i2kit: LinuxKit config of service "${service.name}". Generated; edit the service instead.\n${stringify(config, { lineWidth: 0 })}`;
   return { service: service.name, config, yaml, contentHash: contentHash(yaml), warnings };
@@ -105,7 +116,7 @@ function renderContainer(
   c.mounts.forEach((m, index) => renderMount(c, m, index, { binds, tmpfs, mkdir, files }));
   for (const s of c.secrets) {
     const target = s.target.startsWith("/") ? s.target : `/run/secrets/${s.target}`;
-    binds.push(`${SECRETS_ROOT}/${s.source}:${target}:ro`);
+    binds.push(`${secretPath(c.name, s.source)}:${target}:ro`);
   }
   if (binds.length > 0) out.binds = binds;
   if (tmpfs.length > 0) out.tmpfs = tmpfs;
@@ -207,6 +218,7 @@ function renderResources(c: ContainerSpec): LinuxKitImage["resources"] | undefin
 }
 
 /** Renders every service of an app, in the app's order. */
-export function renderApp(app: { services: readonly ServiceSpec[] }, options: RenderOptions = {}): RenderedConfig[] {
-  return app.services.map((s) => renderLinuxKitConfig(s, options));
+export function renderApp(app: { name?: string; services: readonly ServiceSpec[] }, options: RenderOptions = {}): RenderedConfig[] {
+  const withApp = app.name !== undefined && options.app === undefined ? { ...options, app: app.name } : options;
+  return app.services.map((s) => renderLinuxKitConfig(s, withApp));
 }
