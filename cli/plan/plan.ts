@@ -4,13 +4,15 @@
 // whatever only AWS or a registry could tell stays unknown.
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "../../components/app";
+import { instancePolicyStatements, type PolicyStatement } from "../../components/auto-scaling-group";
 import { isPinned } from "../../components/image-reference";
+import { logGroupName, secretId } from "../../components/linuxkit/agent";
 import { renderApp, type RenderedConfig } from "../../components/linuxkit/render";
-import { secretValue } from "../../components/service";
+import { DEFAULT_LOG_RETENTION_DAYS, secretValue } from "../../components/service";
 import { effectiveListeners } from "../../components/service-plan";
 import type { Diagnostic } from "../../schema/diagnostics";
 import { loadFile, type LoadOptions } from "../../schema/load";
-import type { AppSpec, Listener } from "../../schema/spec";
+import type { AppSpec, Listener, ServiceSpec } from "../../schema/spec";
 import { settle, startRecording, UNKNOWN_RESULT, type Registration } from "./record";
 
 export interface PlannedResource {
@@ -32,6 +34,10 @@ export interface PlannedService {
   dependsOn: string[];
   /** Hash of the config rendered with the images as written (pinning happens at deploy). */
   contentHash: string;
+  /** The boot agent of the service's VMs: its secrets and where it ships the containers' output. */
+  agent: { secrets: string[]; logGroup: string; retentionDays: number; attachesVolume: boolean };
+  /** The instance role's statements, exactly; what only AWS knows is in [brackets]. */
+  iam: PolicyStatement[];
 }
 
 export interface Finding {
@@ -168,7 +174,21 @@ function plannedServices(app: AppSpec, configs: RenderedConfig[]): PlannedServic
       containers: s.containers.map((c) => ({ name: c.name, image: c.image ?? `build:${c.build?.context ?? "."}` })),
       dependsOn: s.dependsOn.map((d) => d.service),
       contentHash: configs.find((c) => c.service === s.name)?.contentHash ?? "",
+      agent: { secrets: s.secrets.map((x) => secretId(app.name, s.name, x)), logGroup: logGroupName(app.name, s.name), retentionDays: DEFAULT_LOG_RETENTION_DAYS, attachesVolume: s.stateful },
+      iam: plannedStatements(app.name, s),
     };
+  });
+}
+
+/** The statements AutoScalingGroup gives the instance role, with the ARNs AWS assigns written as patterns. */
+function plannedStatements(app: string, s: ServiceSpec): PolicyStatement[] {
+  const arn = (service: string, resource: string) => `arn:aws:${service}:[region]:[account]:${resource}`;
+  return instancePolicyStatements({
+    app,
+    service: s.name,
+    secretArns: s.secrets.map((x) => arn("secretsmanager", `secret:${secretId(app, s.name, x)}-[suffix]`)),
+    logGroupArn: arn("logs", `log-group:${logGroupName(app, s.name)}`),
+    ...(s.stateful ? { dataVolumeArn: arn("ec2", "volume/[volume id]") } : {}),
   });
 }
 

@@ -1,5 +1,7 @@
 // The plan as a person reads it: a tree like `pulumi preview`'s, with the
 // few inputs that matter, a summary of counts per type, and the findings.
+import * as path from "node:path";
+import type { PolicyStatement } from "../../components/auto-scaling-group";
 import type { Plan, PlannedResource } from "./plan";
 
 type Inputs = Record<string, unknown>;
@@ -53,6 +55,8 @@ export function keyInputs(type: string, i: Inputs, name = ""): [string, unknown]
       return [["runs", name.endsWith("-upload") ? "i2kit ami upload (EBS direct, incremental)" : "linuxkit build"], ["when", "content hash changes"]];
     case "aws:secretsmanager/secret:Secret":
       return [["name", i.name]];
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return [["name", i.name], ["retention", `${String(i.retentionInDays)} days`], ["kms", i.kmsKeyId ?? "none (CloudWatch's own encryption)"]];
     case "aws:route53/record:Record":
     case "aws:route53/zone:Zone":
       return [["name", i.name]];
@@ -62,7 +66,11 @@ export function keyInputs(type: string, i: Inputs, name = ""): [string, unknown]
     case "aws:ec2/vpcEndpoint:VpcEndpoint":
       return [["kind", i.vpcEndpointType]];
     case "docker:index/image:Image":
-      return [["context", get(i, "build", "context")], ["platform", get(i, "build", "platform")]];
+    {
+      // Relative to where the plan runs: the same plan prints the same on every machine.
+      const context = get(i, "build", "context");
+      return [["context", typeof context === "string" && path.isAbsolute(context) ? path.relative(process.cwd(), context) || "." : context], ["platform", get(i, "build", "platform")]];
+    }
     default:
       return [];
   }
@@ -104,10 +112,14 @@ export function renderSummary(plan: Plan): string {
 }
 
 export function renderText(plan: Plan): string {
-  const services = plan.services.map(
-    (s) =>
-      `  ${s.name}: ${s.replicas} × ${s.instanceType}${s.stateful ? ", stateful" : ""}, ${s.loadBalancer ? `${s.public ? "internet-facing" : "internal"} ${s.loadBalancer === "application" ? "ALB" : "NLB"} ${s.listeners.join(", ")}` : "no load balancer"}`,
-  );
+  const services = plan.services.flatMap((s) => [
+    `  ${s.name}: ${s.replicas} × ${s.instanceType}${s.stateful ? ", stateful" : ""}, ${s.loadBalancer ? `${s.public ? "internet-facing" : "internal"} ${s.loadBalancer === "application" ? "ALB" : "NLB"} ${s.listeners.join(", ")}` : "no load balancer"}`,
+    `    boot agent: ${[
+      s.agent.secrets.length > 0 ? `secrets ${s.agent.secrets.join(", ")} → /run/secrets` : "no secrets",
+      ...(s.agent.attachesVolume ? ["attaches its own EBS volume"] : []),
+      `logs → ${s.agent.logGroup} (${s.agent.retentionDays} days)`,
+    ].join("; ")}`,
+  ]);
   const sections = [
     `Plan for ${plan.file} (app ${plan.app}): what pulumi up would create, offline. [unknown] is known only once AWS answers.`,
     "",
@@ -118,9 +130,15 @@ export function renderText(plan: Plan): string {
     "",
     renderSummary(plan),
   ];
+  sections.push("", "Instance roles (exactly; [brackets] are known once AWS answers):", ...plan.services.flatMap((s) => [`  ${s.name}:`, ...s.iam.map((st) => `    ${describeStatement(st)}`)]));
   if (plan.findings.length > 0) sections.push("", "Security findings:", ...plan.findings.map((f) => `  warning: ${f.resource ? `${f.resource}: ` : ""}${f.message}`));
   if (plan.warnings.length > 0) sections.push("", "Warnings:", ...plan.warnings.map((w) => `  ${w}`));
   return sections.join("\n");
+}
+
+function describeStatement(st: PolicyStatement): string {
+  const conditions = Object.values(st.Condition ?? {}).flatMap((c) => Object.entries(c).map(([k, v]) => `${k}=${v}`));
+  return `${st.Effect} ${st.Action.join(", ")} on ${st.Resource.join(", ")}${conditions.length > 0 ? ` if ${conditions.join(" and ")}` : ""}`;
 }
 
 /** The machine-readable plan. */

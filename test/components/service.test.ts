@@ -18,9 +18,12 @@ describe("Service, from the original nginx sample", () => {
   it("parents every child to its component", () => {
     const parentOf = (type: string) => h.all(type).map((r) => r.parent);
     expect(h.find("i2kit:index:Service", "nginx").parent).toBeUndefined();
-    for (const type of ["ContainerImage", "LinuxKitImage", "Ami", "LoadBalancer", "AutoScalingGroup"]) {
+    for (const type of ["LinuxKitImage", "Ami", "LoadBalancer", "AutoScalingGroup"]) {
       expect(parentOf(`i2kit:index:${type}`)).toEqual(["nginx"]);
     }
+    // The container's image and the boot agent's.
+    expect(h.all("i2kit:index:ContainerImage").map((r) => [r.name, r.parent])).toEqual([["nginx-nginx", "nginx"], ["nginx-agent", "nginx"]]);
+    expect(parentOf("aws:cloudwatch/logGroup:LogGroup")).toEqual(["nginx"]);
     expect(h.all("command:local:Command").map((c) => [c.name, c.parent])).toEqual(expect.arrayContaining([["nginx-ami-upload", "nginx-ami"]]));
     expect(parentOf("aws:autoscaling/group:Group")).toEqual(["nginx-group"]);
     expect(h.find("command:local:Command", "nginx-vm-build").parent).toBe("nginx-vm");
@@ -69,8 +72,11 @@ describe("Service, from the original nginx sample", () => {
     expect(lt.keyName).toBeUndefined();
     const sg = h.find("aws:ec2/securityGroup:SecurityGroup", "nginx-group-sg").inputs;
     expect(sg.ingress).toEqual([{ protocol: "tcp", fromPort: 80, toPort: 80, securityGroups: ["nginx-lb-sg-id"], description: "from the load balancer to 80/tcp" }]);
-    // No secrets, no volume: the instance role is given no permission at all.
-    expect(h.all("aws:iam/rolePolicy:RolePolicy")).toEqual([]);
+    // No secrets, no volume: the instance role may only write its own logs.
+    const policy = JSON.parse(String(h.find("aws:iam/rolePolicy:RolePolicy").inputs.policy));
+    const logGroup = "arn:aws:mock:eu-west-1:123456789012:LogGroup/nginx-logs";
+    expect(policy.Statement).toEqual([{ Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [logGroup, `${logGroup}:log-stream:*`] }]);
+    expect(lt.userData).toBeUndefined();
   });
 
   it("rolls out with an instance refresh that keeps full capacity and rolls back", () => {
@@ -131,8 +137,9 @@ describe("Service in preview, where computed outputs are unknown", () => {
     expect(h.find("aws:ec2/launchTemplate:LaunchTemplate").inputs.imageId).toEqual(UNKNOWN);
     expect(h.find("aws:autoscaling/group:Group").inputs.launchTemplate).toEqual({ id: UNKNOWN, version: UNKNOWN });
     expect(await valueOf(service.url)).toBe("unknown");
-    // The content hash needs only the pinned digests, which a registry lookup gives in preview too.
-    expect(await valueOf(service.contentHash)).toMatch(/^sha256:/);
+    // The boot agent's image is built at deploy time, so its digest and with it the VM's content hash are not known yet.
+    expect(await valueOf(service.contentHash)).toBe("unknown");
+    expect(h.find("aws:cloudwatch/logGroup:LogGroup", "nginx-logs").inputs).toMatchObject({ name: "/i2kit/test/test", retentionInDays: 30 });
   });
 });
 
@@ -175,8 +182,8 @@ secrets:
   });
 
   it("builds the image into its own ECR repository and pins it by digest", () => {
-    expect(h.find("aws:ecr/repository:Repository").inputs).toMatchObject({ imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } });
-    const image = h.find("docker:index/image:Image").inputs;
+    expect(h.find("aws:ecr/repository:Repository", "db-db-repo").inputs).toMatchObject({ imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true } });
+    const image = h.find("docker:index/image:Image", "db-db-image").inputs;
     expect(image.build).toMatchObject({ target: "prod", args: { PG: "16" }, platform: "linux/amd64" });
     expect(String((image.build as { context: string }).context)).toMatch(/\/db$/);
     expect(isSecret(image.registry)).toBe(true);
@@ -196,7 +203,40 @@ secrets:
     expect(inClear(h.resources.map((r) => r.inputs))).not.toContain("correct-horse-battery-staple");
     const policy = JSON.parse(String(h.find("aws:iam/rolePolicy:RolePolicy", "db-group-policy").inputs.policy));
     expect(policy.Statement[0]).toEqual({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:mock:eu-west-1:123456789012:Secret/db-secret-db_password"] });
-    expect(String(h.find("command:local:Command", /-vm-build$/).inputs.stdin)).toContain("/run/i2kit/secrets/db_password:/run/secrets/db_password:ro");
+    expect(String(h.find("command:local:Command", /-vm-build$/).inputs.stdin)).toContain("/run/i2kit/secrets/db/db_password:/run/secrets/db_password:ro");
+  });
+
+  it("gives the instance role exactly its own secret, log group and volume: no wildcard resource", () => {
+    const policy = JSON.parse(String(h.find("aws:iam/rolePolicy:RolePolicy", "db-group-policy").inputs.policy)) as { Statement: { Sid: string; Action: string[]; Resource: string[]; Condition?: unknown }[] };
+    const secret = "arn:aws:mock:eu-west-1:123456789012:Secret/db-secret-db_password";
+    const logGroup = "arn:aws:mock:eu-west-1:123456789012:LogGroup/db-logs";
+    const volume = "arn:aws:mock:eu-west-1:123456789012:Volume/db-group-data";
+    expect(policy.Statement.map((st) => [st.Sid, st.Action, st.Resource])).toEqual([
+      ["ReadOwnSecrets", ["secretsmanager:GetSecretValue"], [secret]],
+      ["WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [logGroup, `${logGroup}:log-stream:*`]],
+      ["AttachOwnVolume", ["ec2:AttachVolume"], [volume]],
+      ["AttachToOwnInstances", ["ec2:AttachVolume"], ["arn:aws:ec2:eu-west-1:123456789012:instance/*"]],
+    ]);
+    // Instance ids are only known at launch: that statement is held to this app's and service's instances by their tags.
+    expect(policy.Statement[3]?.Condition).toEqual({ StringEquals: { "aws:ResourceTag/i2kit:app": "app", "aws:ResourceTag/i2kit:service": "db" } });
+    for (const st of policy.Statement) for (const r of st.Resource) expect(r).not.toBe("*");
+    expect(JSON.stringify(policy)).not.toMatch(/Describe|"\*"|:\*:/);
+  });
+
+  it("builds the boot agent from its sources into the app's ECR and pins it by digest in the VM", () => {
+    const agent = h.find("docker:index/image:Image", "db-agent-image").inputs;
+    expect(String((agent.build as { context: string }).context)).toMatch(/\/agent$/);
+    expect(agent.build).toMatchObject({ dockerfile: expect.stringMatching(/agent\/Dockerfile$/), platform: "linux/amd64" });
+    expect(h.find("aws:ecr/repository:Repository", "db-agent-repo").inputs).toMatchObject({ name: "app-db-i2kit-agent", imageTagMutability: "IMMUTABLE" });
+    const config = String(h.find("command:local:Command", /-vm-build$/).inputs.stdin);
+    expect(config).toMatch(/name: i2kit-agent\n\s+image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/app-db-i2kit-agent@sha256:e{64}/);
+    expect(config).toMatch(/name: i2kit-logs\n\s+image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/app-db-i2kit-agent@sha256:e{64}/);
+  });
+
+  it("creates the service's log group with a retention, and hands the volume id to the agent in the user data", () => {
+    expect(h.find("aws:cloudwatch/logGroup:LogGroup").inputs).toMatchObject({ name: "/i2kit/app/db", retentionInDays: 30, tags: { "i2kit:app": "app", "i2kit:service": "db" } });
+    const userData = String(h.find("aws:ec2/launchTemplate:LaunchTemplate").inputs.userData);
+    expect(JSON.parse(Buffer.from(userData, "base64").toString())).toEqual({ i2kit: { volumeId: "db-group-data-id" } });
   });
 
   it("runs one instance in one zone with its own encrypted volume it alone may attach", () => {
@@ -217,6 +257,15 @@ secrets:
   });
 });
 
+describe("log group options", () => {
+  it("takes the retention and the KMS key given", async () => {
+    const h = mockPulumi();
+    new Service("web", { yaml: "services:\n  web: {image: nginx}\n", network, logRetentionDays: 365, logKmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/logs" });
+    await h.settle();
+    expect(h.find("aws:cloudwatch/logGroup:LogGroup").inputs).toMatchObject({ retentionInDays: 365, kmsKeyId: "arn:aws:kms:eu-west-1:123456789012:key/logs" });
+  });
+});
+
 describe("bad arguments fail before anything is registered", () => {
   it("names what is wrong", async () => {
     const h = mockPulumi();
@@ -225,6 +274,7 @@ describe("bad arguments fail before anything is registered", () => {
     expect(() => new Service("x", { yaml: "services:\n  a: {image: a}\n  b: {image: b}\n", network })).toThrow('Service: the file has 2 services (a, b); pick one with serviceName');
     expect(() => new Service("x", { yaml: "services:\n  a:\n    image: a\n    secrets: [s]\nsecrets:\n  s: {environment: I2KIT_UNSET_VARIABLE}\n", network })).toThrow("secret s: environment variable I2KIT_UNSET_VARIABLE is not set");
     expect(() => new Service("x", { yaml: "services:\n  a:\n    image: a\n    ports: [\"80:80\", \"53:53/udp\"]\n    x-i2kit: {protocol: http}\n", network })).toThrow(/mixes HTTP\(S\) listeners with UDP:53/);
+    expect(() => new Service("x", { yaml: "services:\n  a: {image: a}\n", network, logRetentionDays: 10 })).toThrow(/Service x: logRetentionDays must be one of CloudWatch Logs' periods \(1, 3, 5, 7, 14, 30, .*\), not 10/);
     await h.settle();
     expect(h.resources.filter((r) => r.custom)).toEqual([]);
   });
