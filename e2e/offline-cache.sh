@@ -182,8 +182,46 @@ const (
 	runcBin      = "/usr/bin/runc"
 	ctrBin       = "/usr/bin/ctr"
 	containerdBn = "/usr/bin/containerd"
-	logDir       = "/run/log"
+	// Where LinuxKit's service tool writes logs when no memlogd runs (its
+	// runc.go and cmd.go): onboot and onshutdown under /run/log/<kind>
+	// (linked from /var/log/<kind> once they are done), services in /var/log.
+	runLogDir = "/run/log"
+	varLogDir = "/var/log"
 )
+
+// fileLog is LinuxKit's file log sink (pkg/init/cmd/service/logging.go):
+// the log named n is the file <dir>/<n>.log.
+type fileLog struct{ dir string }
+
+func (f fileLog) path(n string) string { return filepath.Join(f.dir, n+".log") }
+
+// create empties or creates the log, as LinuxKit's Path does before a service starts.
+func (f fileLog) create(n string) (*os.File, error) {
+	if err := os.MkdirAll(f.dir, 0755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(f.path(n), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0644)
+}
+
+// dump copies the log to the console (init's stdout), as LinuxKit's Dump does.
+func (f fileLog) dump(n string) {
+	in, err := os.Open(f.path(n))
+	if err != nil {
+		fmt.Printf("Error writing %s to console: %v\n", f.path(n), err)
+		return
+	}
+	defer in.Close()
+	_, _ = io.Copy(os.Stdout, in)
+}
+
+// symlink makes link point at the log directory (LinuxKit: /var/log/onboot -> /run/log/onboot).
+func (f fileLog) symlink(link string) {
+	if err := os.MkdirAll(filepath.Dir(link), 0755); err != nil {
+		logf("log link %s: %v", link, err)
+	} else if err := os.Symlink(f.dir, link); err != nil && !os.IsExist(err) {
+		logf("log link %s: %v", link, err)
+	}
+}
 
 func logf(format string, a ...interface{}) {
 	fmt.Fprintf(os.Stderr, "[standin %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
@@ -497,15 +535,6 @@ func bundles(dir string) []string {
 	return out
 }
 
-func openLog(kind, name string) (*os.File, error) {
-	_ = os.MkdirAll(logDir, 0755)
-	_ = os.MkdirAll("/var", 0755)
-	if _, err := os.Lstat("/var/log"); os.IsNotExist(err) {
-		_ = os.Symlink(logDir, "/var/log")
-	}
-	return os.OpenFile(filepath.Join(logDir, kind+"."+name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0644)
-}
-
 func nullIn() *os.File {
 	f, err := os.Open("/dev/null")
 	if err != nil {
@@ -515,8 +544,12 @@ func nullIn() *os.File {
 }
 
 // runOnce runs each bundle of dir to completion, in order (onboot, onshutdown).
+// As LinuxKit's runcInit: stdout to <kind>.<name>.out.log, stderr to
+// <kind>.<name>.log under /run/log/<kind>, both copied to the console once
+// the container has exited, and /var/log/<kind> linked to that directory.
 func runOnce(dir, kind string) int {
 	status := 0
+	logger := fileLog{filepath.Join(runLogDir, kind)}
 	for _, name := range bundles(dir) {
 		bundle := filepath.Join(dir, name)
 		t0 := time.Now()
@@ -525,27 +558,36 @@ func runOnce(dir, kind string) int {
 			status = 1
 			continue
 		}
-		lf, err := openLog(kind, name)
+		outLog, errLog := kind+"."+name+".out", kind+"."+name
+		stdout, err := logger.create(outLog)
 		if err != nil {
 			logf("%s %s: log: %v", kind, name, err)
 			status = 1
 			continue
 		}
-		cmd := exec.Command(runcBin, "run", "--bundle", bundle, name)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = nullIn(), lf, lf
-		err = cmd.Run()
-		lf.Close()
-		if b, rerr := os.ReadFile(lf.Name()); rerr == nil && len(b) > 0 {
-			os.Stderr.Write(b)
-		}
+		stderr, err := logger.create(errLog)
 		if err != nil {
-			logf("%s %s: %v (log %s)", kind, name, err, lf.Name())
+			stdout.Close()
+			logf("%s %s: log: %v", kind, name, err)
+			status = 1
+			continue
+		}
+		cmd := exec.Command(runcBin, "run", "--bundle", bundle, name)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nullIn(), stdout, stderr
+		err = cmd.Run()
+		stdout.Close()
+		stderr.Close()
+		logger.dump(outLog)
+		logger.dump(errLog)
+		if err != nil {
+			logf("%s %s: %v (log %s)", kind, name, err, logger.path(errLog))
 			status = 1
 		} else {
 			logf("%s %s: done in %.1fs", kind, name, time.Since(t0).Seconds())
 		}
 		cleanup(bundle)
 	}
+	logger.symlink(filepath.Join(varLogDir, kind))
 	return status
 }
 
@@ -567,6 +609,7 @@ func startServices() int {
 		}
 	}
 	status := 0
+	logger := fileLog{varLogDir}
 	for _, name := range names {
 		bundle := filepath.Join(dir, name)
 		if err := prepare(bundle); err != nil {
@@ -574,8 +617,16 @@ func startServices() int {
 			status = 1
 			continue
 		}
-		lf, err := openLog("service", name)
+		// LinuxKit (cmd.go): stdout to /var/log/<name>.out.log, stderr to /var/log/<name>.log.
+		stdout, err := logger.create(name + ".out")
 		if err != nil {
+			logf("service %s: log: %v", name, err)
+			status = 1
+			continue
+		}
+		stderr, err := logger.create(name)
+		if err != nil {
+			stdout.Close()
 			logf("service %s: log: %v", name, err)
 			status = 1
 			continue
@@ -586,19 +637,22 @@ func startServices() int {
 			if err != nil {
 				logf("service %s: %v", name, err)
 				status = 1
+				stdout.Close()
+				stderr.Close()
 				continue
 			}
+			// ctr has one log file for both streams: stderr's.
 			cmd = exec.Command(ctrBin, "--namespace", "services.linuxkit", "run", "--detach",
-				"--runtime", "io.containerd.runc.v2", "--log-uri", "file://"+lf.Name(),
+				"--runtime", "io.containerd.runc.v2", "--log-uri", "file://"+logger.path(name),
 				"--config", spec, name)
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = nullIn(), os.Stderr, os.Stderr
 		} else {
 			cmd = exec.Command(runcBin, "run", "--detach", "--bundle", bundle,
 				"--pid-file", filepath.Join("/run", "service."+name+".pid"), name)
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = nullIn(), lf, lf
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = nullIn(), stdout, stderr
 		}
 		if err := cmd.Run(); err != nil {
-			logf("service %s: start failed: %v (log %s)", name, err, lf.Name())
+			logf("service %s: start failed: %v (log %s)", name, err, logger.path(name))
 			status = 1
 		} else {
 			how := "runc"
@@ -607,7 +661,8 @@ func startServices() int {
 			}
 			logf("service %s: started (%s)", name, how)
 		}
-		lf.Close()
+		stdout.Close()
+		stderr.Close()
 	}
 	return status
 }
@@ -644,7 +699,7 @@ func absRootSpec(bundle string) (string, error) {
 }
 
 func startContainerd() error {
-	lf, err := openLog("", "containerd")
+	lf, err := fileLog{varLogDir}.create("containerd")
 	if err != nil {
 		return err
 	}
@@ -897,6 +952,8 @@ EOF
 # i2kit stand-in for linuxkit/init's rc.init: mounts, cgroup v2, modules, hostname, /etc/init.d/*
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc -o nodev,nosuid,noexec,relatime proc /proc
+# LinuxKit's root filesystem is read-only: only tmpfs mounts (/run, /tmp, /var, /dev) can be written
+mount -o remount,ro / || echo "rc.init: could not make / read-only" >&2
 mount -t sysfs -o nodev,nosuid,noexec,relatime sysfs /sys
 grep -q ' /dev ' /proc/mounts || mount -t devtmpfs -o nosuid,noexec,relatime,mode=0755 devtmpfs /dev
 mkdir -p /dev/pts /dev/shm /dev/mqueue
@@ -909,12 +966,16 @@ mount -t mqueue -o nodev,nosuid,noexec,relatime mqueue /dev/mqueue
 [ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
 mount -t tmpfs -o nodev,nosuid,noexec,relatime,mode=0755 tmpfs /run
 mount -t tmpfs -o nodev,nosuid,relatime,mode=1777 tmpfs /tmp
+# /var as LinuxKit's rc.init makes it: a tmpfs with the standard directories
+mount -t tmpfs -o nodev,nosuid,noexec,relatime,size=50%,mode=0755 tmpfs /var
+mkdir -p /var/cache /var/empty /var/lib /var/local /var/lock /var/log /var/opt /var/spool /var/tmp
+chmod 0555 /var/empty; chmod 1777 /var/tmp
+ln -s /run /var/run
 mount -t cgroup2 -o nodev,nosuid,noexec,relatime cgroup2 /sys/fs/cgroup
 mount -t securityfs -o nodev,nosuid,noexec,relatime securityfs /sys/kernel/security 2>/dev/null
 mount --make-rshared /
-mkdir -p /run/resolvconf /run/log /var/lib
+mkdir -p /run/resolvconf /run/log
 touch /run/resolvconf/resolv.conf
-[ -e /var/log ] || ln -s /run/log /var/log
 ip link set lo up
 for f in /etc/modules-load.d/*.conf; do
   [ -f "$f" ] || continue
@@ -998,7 +1059,8 @@ build_ca() {
 build_sysctl() {
   local r; r=$(stage sysctl)
   busybox_tree "$r"
-  mkdir -p "$r/etc/sysctl.d" "$r/usr/bin"
+  # read-only image on a read-only root: the mount points runc needs must be in the image
+  mkdir -p "$r/etc/sysctl.d" "$r/usr/bin" "$r/proc" "$r/sys" "$r/dev"
   cat > "$r/etc/sysctl.d/00-linuxkit.conf" <<'EOF'
 # the settings of linuxkit/sysctl's 00-linuxkit.conf
 net.ipv4.tcp_syncookies = 1

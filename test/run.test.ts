@@ -23,6 +23,26 @@ describe("the QEMU command line of i2kit run", () => {
     expect(args[args.indexOf("-netdev") + 1]).toBe("user,id=net0,hostfwd=tcp:127.0.0.1:18080-:8080,hostfwd=udp:127.0.0.1:15353-:53");
     expect(qemuArgs({ kernel: "k", initrd: "i", cmdline: "", memoryMb: 64, accelerator: "kvm", forwards: [], serialLog: "s" }).slice(0, 4)).toEqual(["-accel", "kvm", "-cpu", "host"]);
   });
+
+  it("attaches extra raw disks as virtio-blk devices in order, with the serial the guest reads in /sys/block/vdX/serial", () => {
+    const base = { kernel: "k", initrd: "i", cmdline: "", memoryMb: 64, accelerator: "tcg" as const, forwards: [], serialLog: "s" };
+    const args = qemuArgs({ ...base, disks: [{ file: "/d/data.img", serial: "vol0123456789abcdef0" }, { file: "/d/a,b.img" }] });
+    const tail = args.slice(args.indexOf("-drive"));
+    expect(tail).toEqual([
+      "-drive",
+      "file=/d/data.img,format=raw,if=none,id=disk0",
+      "-device",
+      "virtio-blk-pci,drive=disk0,serial=vol0123456789abcdef0",
+      "-drive",
+      "file=/d/a,,b.img,format=raw,if=none,id=disk1",
+      "-device",
+      "virtio-blk-pci,drive=disk1",
+    ]);
+    expect(qemuArgs(base)).not.toContain("-drive");
+    // virtio-blk keeps 20 bytes of a serial: a longer one would be cut, so it is refused.
+    expect(() => qemuArgs({ ...base, disks: [{ file: "x", serial: "vol-0123456789abcdef01" }] })).toThrow("1 to 20 letters");
+    expect(() => qemuArgs({ ...base, disks: [{ file: "x", serial: "a,b" }] })).toThrow("disk serial");
+  });
 });
 
 describe("readiness probes", () => {

@@ -3,11 +3,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { renderLinuxKitConfig } from "../../components/linuxkit/render";
+import { renderLinuxKitConfig, type RenderOptions } from "../../components/linuxkit/render";
 import { effectiveListeners } from "../../components/service-plan";
 import { loadFile, type LoadOptions } from "../../schema/load";
 import type { ServiceSpec } from "../../schema/spec";
-import { bootAndWait, buildKernelInitrd, freeLoopbackPort, type Accelerator, type BuiltImage, type PortForward, type RunningVm } from "./vm";
+import { bootAndWait, buildKernelInitrd, freeLoopbackPort, type Accelerator, type BuiltImage, type ExtraDisk, type PortForward, type RunningVm } from "./vm";
 
 export interface RunOptions {
   service?: string;
@@ -23,6 +23,14 @@ export interface RunOptions {
   workDir?: string;
   /** Kernel command line to use instead of the rendered one (the AWS console is ttyS0 either way). */
   cmdline?: string;
+  /**
+   * Passed to renderLinuxKitConfig (pinned images, base images, the agent, …).
+   * A local run has no AWS behind it, so the boot agent is left out unless
+   * `render.agent` asks for it (an end-to-end test with a local IMDS and API).
+   */
+  render?: RenderOptions;
+  /** Extra raw disks, attached as virtio-blk devices in this order (the guest sees /sys/block/vdX/serial). */
+  disks?: readonly ExtraDisk[];
 }
 
 export interface LocalUrl {
@@ -55,7 +63,7 @@ export async function runService(file: string, options: RunOptions = {}): Promis
   const service = pickService(app.services, options.service, file);
   const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `i2kit-run-${service.name}-`));
   fs.mkdirSync(workDir, { recursive: true });
-  const rendered = renderLinuxKitConfig(service);
+  const rendered = renderLinuxKitConfig(service, { ...options.render, agent: options.render?.agent ?? false });
   const configFile = path.join(workDir, `${service.name}.linuxkit.yml`);
   fs.writeFileSync(configFile, rendered.yaml);
   const cache = options.linuxkitCache ?? process.env.LINUXKIT_CACHE;
@@ -79,6 +87,7 @@ export async function runService(file: string, options: RunOptions = {}): Promis
     serialLog: path.join(workDir, "serial.log"),
     timeoutMs: options.timeoutMs ?? 300_000,
     accelerator: options.accelerator ?? "auto",
+    ...(options.disks ? { disks: options.disks } : {}),
   });
   return { service, vm, image, urls, workDir };
 }

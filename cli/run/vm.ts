@@ -26,8 +26,18 @@ export interface QemuOptions {
   accelerator: Accelerator;
   forwards: readonly PortForward[];
   serialLog: string;
-  /** Extra disks (raw images), e.g. a data volume. */
-  disks?: readonly string[];
+  /** Extra disks (raw images), e.g. a data volume, in the order the guest sees them (vda, vdb, …). */
+  disks?: readonly ExtraDisk[];
+}
+
+export interface ExtraDisk {
+  /** A raw disk image. */
+  file: string;
+  /**
+   * The virtio-blk serial the guest reads in /sys/block/vdX/serial (at most
+   * 20 characters), as an EBS volume's id without its dash on Nitro.
+   */
+  serial?: string;
 }
 
 /** The qemu-system-x86_64 command line for a LinuxKit kernel+initrd. */
@@ -58,8 +68,24 @@ export function qemuArgs(o: QemuOptions): string[] {
     "virtio-net-pci,netdev=net0,romfile=",
     "-device",
     "virtio-rng-pci",
-    ...(o.disks ?? []).flatMap((d, i) => ["-drive", `file=${d},format=raw,if=virtio,index=${i}`]),
+    ...(o.disks ?? []).flatMap((d, i) => [
+      "-drive",
+      `file=${qemuOptionValue(d.file)},format=raw,if=none,id=disk${i}`,
+      "-device",
+      `virtio-blk-pci,drive=disk${i}${d.serial !== undefined ? `,serial=${checkSerial(d.serial)}` : ""}`,
+    ]),
   ];
+}
+
+/** QEMU's option syntax: a comma inside a value is written twice. */
+function qemuOptionValue(value: string): string {
+  return value.replace(/,/g, ",,");
+}
+
+/** virtio-blk serials are at most 20 bytes (VIRTIO_BLK_ID_BYTES); QEMU cuts longer ones silently. */
+function checkSerial(serial: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,20}$/.test(serial)) throw new Error(`disk serial ${JSON.stringify(serial)}: 1 to 20 letters, digits, '-', '_' or '.'`);
+  return serial;
 }
 
 /** KVM when /dev/kvm can be opened; the caller still falls back to TCG when a KVM guest shows no sign of life. */
