@@ -12,7 +12,7 @@ export const AGENT_BOOT_NAME = "i2kit-agent";
 export const AGENT_LOGS_NAME = "i2kit-logs";
 /** Stands in for the agent image until the components pin the one they built. */
 export const AGENT_IMAGE_PLACEHOLDER = "i2kit/agent:build";
-/** LinuxKit writes each service's stdout and stderr to <dir>/<service>.log. */
+/** LinuxKit writes each service's stdout to <dir>/<service>.out.log and its stderr to <dir>/<service>.log. */
 const LOG_DIR = "/var/log";
 /** Where the secrets go: a directory per container, on /run (tmpfs). */
 export const SECRETS_ROOT = "/run/i2kit/secrets";

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,7 +66,10 @@ type putCall struct {
 type fakeAWS struct {
 	mu sync.Mutex
 	// fail, when it returns a status, answers that instead of serving the call.
-	fail         func(target string) int
+	fail func(target string) int
+	// putDelay holds each PutLogEvents answer back this long (set before the first call).
+	putDelay     time.Duration
+	putsArrived  atomic.Int32      // PutLogEvents calls received, counted before the delay
 	secrets      map[string]string // SecretString by id
 	attachErrors []string          // codes answered to the first AttachVolume calls
 	attaches     []url.Values
@@ -91,6 +95,10 @@ func jsonError(w http.ResponseWriter, status int, code, message string) {
 func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	target := r.Header.Get("X-Amz-Target")
+	if target == "Logs_20140328.PutLogEvents" && f.putDelay > 0 {
+		f.putsArrived.Add(1)
+		time.Sleep(f.putDelay)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
@@ -151,6 +159,13 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		jsonError(w, 400, "UnknownOperationException", target)
 	}
+}
+
+// calls counts the requests so far.
+func (f *fakeAWS) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.auth)
 }
 
 // messages returns every message PutLogEvents received for stream, in order.

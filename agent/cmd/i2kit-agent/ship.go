@@ -39,8 +39,8 @@ type shipper struct {
 
 type stream struct {
 	container string
-	name      string // <instance-id>/<container>, once known
-	follow    follower
+	name      string     // <instance-id>/<container>, once known
+	follows   []follower // the container's stdout and stderr files
 	buf       *logs.Buffer
 	last      time.Time // time of the newest event: times never go back within a stream
 	dropped   int       // dropped lines not yet reported in the stream
@@ -58,6 +58,29 @@ func newShipper(cfg *Config, meta *imds.Client, stderr io.Writer) *shipper {
 	}
 }
 
+// logFiles follows where LinuxKit's init writes a service's output when
+// there is no memlogd (pkg/init cmd/service, fileLog): stdout to
+// <dir>/<name>.out.log and stderr to <dir>/<name>.log. Both go to the
+// container's one stream, as in ECS's awslogs driver.
+func logFiles(dir, container string) []follower {
+	return []follower{{path: filepath.Join(dir, container+".out.log")}, {path: filepath.Join(dir, container+".log")}}
+}
+
+// requestTimeout bounds one CloudWatch request. A request is never cancelled
+// by the shipper's own stop: one whose answer is lost would be sent again,
+// and its lines would appear twice.
+const requestTimeout = 30 * time.Second
+
+// requestContext keeps ctx's deadline (the last flush on the way out has
+// one) but not its cancellation, and adds requestTimeout.
+func requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(requestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+}
+
 // droppedMessage is the line that says how many lines were let go.
 func droppedMessage(n int) string {
 	return fmt.Sprintf("i2kit-agent: dropped %d log lines (buffer ceiling reached)", n)
@@ -68,11 +91,7 @@ func (s *shipper) run(ctx context.Context) {
 	s.wake = make(chan struct{}, 1)
 	per := s.maxBytes / max(1, len(s.cfg.Containers))
 	for _, c := range s.cfg.Containers {
-		s.streams = append(s.streams, &stream{
-			container: c,
-			follow:    follower{path: filepath.Join(s.cfg.LogDir, c+".log")},
-			buf:       logs.NewBuffer(per),
-		})
+		s.streams = append(s.streams, &stream{container: c, follows: logFiles(s.cfg.LogDir, c), buf: logs.NewBuffer(per)})
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -155,7 +174,9 @@ func (s *shipper) followAll(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			for _, st := range s.streams {
-				st.follow.close()
+				for i := range st.follows {
+					st.follows[i].close()
+				}
 			}
 			return
 		case <-tick.C:
@@ -166,12 +187,14 @@ func (s *shipper) followAll(ctx context.Context) {
 func (s *shipper) pollStream(st *stream) {
 	now := s.now()
 	var lines []string
-	st.follow.poll(now, func(line string) {
-		// CloudWatch refuses an empty message.
-		if line != "" {
-			lines = append(lines, line)
-		}
-	})
+	for i := range st.follows {
+		st.follows[i].poll(now, func(line string) {
+			// CloudWatch refuses an empty message.
+			if line != "" {
+				lines = append(lines, line)
+			}
+		})
+	}
 	if len(lines) == 0 {
 		return
 	}
@@ -219,7 +242,7 @@ func (s *shipper) flushAll(ctx context.Context, client *awsapi.Client) bool {
 // flushStream sends a stream's buffered lines, batch by batch, until none
 // is left or one fails; a failed batch goes back into the buffer.
 func (s *shipper) flushStream(ctx context.Context, client *awsapi.Client, st *stream) error {
-	for {
+	for ctx.Err() == nil {
 		s.mu.Lock()
 		st.dropped += st.buf.Dropped
 		st.buf.Dropped = 0
@@ -241,11 +264,14 @@ func (s *shipper) flushStream(ctx context.Context, client *awsapi.Client, st *st
 			return err
 		}
 	}
+	return ctx.Err()
 }
 
 // put creates the stream if need be, reports dropped lines (just before
 // the oldest surviving one) and sends the batch.
 func (s *shipper) put(ctx context.Context, client *awsapi.Client, st *stream, dropped int, batch []logs.Event) error {
+	ctx, cancel := requestContext(ctx)
+	defer cancel()
 	if !st.created {
 		if err := client.CreateLogStream(ctx, s.cfg.LogGroup, st.name); err != nil {
 			return fmt.Errorf("CreateLogStream: %w", err)
