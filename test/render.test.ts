@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities } from "../components/linuxkit/capabilities";
 import { DEFAULT_BASE_IMAGES } from "../components/linuxkit/images";
 import type { AgentConfig } from "../components/linuxkit/agent";
-import { renderLinuxKitConfig } from "../components/linuxkit/render";
+import { DEFAULT_PATH, renderLinuxKitConfig } from "../components/linuxkit/render";
 import { defineApp } from "../schema/load";
 import type { ServiceSpecInput } from "../schema/spec";
 import { loadCompose } from "./helpers";
@@ -85,7 +85,8 @@ describe("the LinuxKit renderer", () => {
       net: "host",
       capabilities: DOCKER_DEFAULT_CAPABILITIES.filter((c) => c !== "CAP_NET_RAW").sort(),
       command: ["/bin/api", "--port", "8080"],
-      env: ["A=first", "Z=last"],
+      // LinuxKit's env replaces the image's: Docker's default PATH stands in for it until the image is known.
+      env: [DEFAULT_PATH, "A=first", "Z=last"],
       cwd: "/srv",
       uid: 1000,
       gid: 2000,
@@ -109,6 +110,24 @@ describe("the LinuxKit renderer", () => {
     expect(pinned.config.services?.[0]?.image).toBe("mariadb@sha256:" + "b".repeat(64));
     const unpinned = renderLinuxKitConfig(spec);
     expect(unpinned.warnings).toEqual(["db: command is rendered without the image's entrypoint, which is only known once the image is pinned"]);
+  });
+
+  it("starts a container's environment from the image's own, as Compose does, since LinuxKit's env replaces it", () => {
+    const spec = service({ containers: [{ name: "app", image: "eclipse-temurin", environment: { JAVA_HOME: "/opt/jdk", LANG: "C.UTF-8" } }] });
+    const imageEnv = ["PATH=/opt/java/openjdk/bin:/usr/bin:/bin", "JAVA_HOME=/opt/java/openjdk", "JAVA_VERSION=21"];
+    const pinned = renderLinuxKitConfig(spec, { images: { app: { ref: "eclipse-temurin@sha256:" + "c".repeat(64), env: imageEnv } } });
+    // The image's variables in its order, the service's overriding a key the image sets.
+    expect(pinned.config.services?.[0]?.env).toEqual(["PATH=/opt/java/openjdk/bin:/usr/bin:/bin", "JAVA_VERSION=21", "JAVA_HOME=/opt/jdk", "LANG=C.UTF-8"]);
+    expect(pinned.warnings).toEqual([]);
+    const unpinned = renderLinuxKitConfig(spec);
+    expect(unpinned.config.services?.[0]?.env).toEqual([DEFAULT_PATH, "JAVA_HOME=/opt/jdk", "LANG=C.UTF-8"]);
+    expect(unpinned.warnings).toEqual([
+      "app: environment is rendered with Docker's default PATH in place of the image's own variables, which are only known once the image is pinned",
+    ]);
+    // A service that sets PATH itself gets its own; no environment leaves the image's untouched.
+    const ownPath = renderLinuxKitConfig(service({ containers: [{ name: "app", image: "x", environment: { PATH: "/app/bin" } }] }));
+    expect(ownPath.config.services?.[0]?.env).toEqual(["PATH=/app/bin"]);
+    expect(renderLinuxKitConfig(service({ containers: [{ name: "app", image: "x" }] })).config.services?.[0]?.env).toBeUndefined();
   });
 
   it("binds volumes on the data disk, bakes project files, and mounts tmpfs", () => {

@@ -63,7 +63,7 @@ export async function runService(file: string, options: RunOptions = {}): Promis
   const service = pickService(app.services, options.service, file);
   const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `i2kit-run-${service.name}-`));
   fs.mkdirSync(workDir, { recursive: true });
-  const rendered = renderLinuxKitConfig(service, { ...options.render, agent: options.render?.agent ?? false });
+  const rendered = renderLinuxKitConfig(service, { ...(app.name !== undefined ? { app: app.name } : {}), ...options.render, agent: options.render?.agent ?? false });
   const configFile = path.join(workDir, `${service.name}.linuxkit.yml`);
   fs.writeFileSync(configFile, rendered.yaml);
   const cache = options.linuxkitCache ?? process.env.LINUXKIT_CACHE;

@@ -21,7 +21,12 @@ export interface ResolvedImage {
   ref: string;
   entrypoint?: string[];
   cmd?: string[];
+  /** The image config's Env, `KEY=value`; LinuxKit's `env` replaces it, so the renderer carries it over. */
+  env?: string[];
 }
+
+/** What Docker gives a container whose image sets no PATH (moby's oci.DefaultPathEnv). */
+export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface RenderOptions {
   /** Overrides of the pinned base images. */
@@ -100,10 +105,8 @@ function renderContainer(
   };
   const command = commandLine(c, resolved, warnings);
   if (command) out.command = command;
-  const env = Object.keys(c.environment)
-    .sort()
-    .map((k) => `${k}=${c.environment[k]}`);
-  if (env.length > 0) out.env = env;
+  const env = containerEnv(c, resolved, warnings);
+  if (env) out.env = env;
   if (c.workingDir) out.cwd = c.workingDir;
   if (c.user) {
     const [uid, gid] = c.user.split(":") as [string, string | undefined];
@@ -143,6 +146,23 @@ function renderContainer(
  * so Compose's rules are applied here: an entrypoint drops the image's cmd;
  * a command alone keeps the image's entrypoint, which must then be known.
  */
+/**
+ * Compose adds `environment` to the image's own variables, but LinuxKit's
+ * `env` replaces them (linuxkit moby/config.go: the yaml's env wins over
+ * the image's), so a rendered env starts from the image's: PATH above all.
+ * The image's keys come first, in its order, then the service's, sorted.
+ */
+function containerEnv(c: ContainerSpec, resolved: ResolvedImage | undefined, warnings: string[]): string[] | undefined {
+  const keys = Object.keys(c.environment).sort();
+  if (keys.length === 0) return undefined;
+  if (!resolved?.env) {
+    warnings.push(`${c.name}: environment is rendered with Docker's default PATH in place of the image's own variables, which are only known once the image is pinned`);
+  }
+  const base = resolved?.env ?? [DEFAULT_PATH];
+  const out = base.filter((kv) => !(kv.split("=", 1)[0] as string in c.environment));
+  return [...out, ...keys.map((k) => `${k}=${c.environment[k]}`)];
+}
+
 function commandLine(c: ContainerSpec, resolved: ResolvedImage | undefined, warnings: string[]): string[] | undefined {
   if (c.entrypoint) return [...c.entrypoint, ...(c.command ?? [])];
   if (!c.command) return undefined;
