@@ -652,6 +652,9 @@ func startServices() int {
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = nullIn(), stdout, stderr
 		}
 		if err := cmd.Run(); err != nil {
+			// LinuxKit's service tool prints why a task did not start (containerd's
+			// error, with runc's message) on the console: runc's message is in the log.
+			logger.dump(name)
 			logf("service %s: start failed: %v (log %s)", name, err, logger.path(name))
 			status = 1
 		} else {

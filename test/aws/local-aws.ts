@@ -1,5 +1,6 @@
 // A real local AWS API for tests: moto's server on a loopback port, and a
 // fault-injecting proxy in front of it that counts and throttles requests.
+import * as fs from "node:fs";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -28,7 +29,11 @@ export interface LocalAws {
 export async function startMoto(): Promise<LocalAws> {
   const binary = execFileSync("bash", [path.resolve(__dirname, "../../scripts/ensure-moto.sh")], { encoding: "utf8" }).trim();
   const port = await freePort();
-  const child: ChildProcess = spawn(binary, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  // I2KIT_MOTO_LOG=FILE keeps moto's request log and tracebacks, to see why it answered as it did.
+  const logFile = process.env.I2KIT_MOTO_LOG;
+  const log = logFile ? fs.openSync(logFile, "a") : "ignore";
+  const child: ChildProcess = spawn(binary, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", log, log] });
+  if (typeof log === "number") fs.closeSync(log);
   const endpoint = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     const up = await new Promise<boolean>((resolve) => {

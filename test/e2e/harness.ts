@@ -48,7 +48,7 @@ export function buildAppImage(lk: OfflineLinuxKit, image: AppImage): void {
   for (const d of ["bin", "etc", "tmp", "proc", "sys", "dev", "run", "www"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
   fs.copyFileSync(busybox, path.join(rootfs, "bin/busybox"));
   fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
-  for (const applet of ["sh", "httpd", "nc", "cat", "echo", "touch", "env"]) fs.symlinkSync("busybox", path.join(rootfs, "bin", applet));
+  for (const applet of ["sh", "httpd", "nc", "cat", "echo", "touch", "env", "sync"]) fs.symlinkSync("busybox", path.join(rootfs, "bin", applet));
   fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
   fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
   for (const [file, { contents, mode }] of Object.entries(image.files)) {
@@ -68,6 +68,8 @@ function fullImageName(name: string): string {
 
 export interface AgentBinary {
   path: string;
+  /** The image's whole tree (agent/build.sh's ROOTFS): the binary and its mount points. */
+  rootfs: string;
   /** sha256 of agent/'s Go sources, go.mod/go.sum and build.sh: the cache key. */
   sourceHash: string;
   bytes: number;
@@ -77,7 +79,7 @@ export interface AgentBinary {
 
 const agentDir = path.join(root, "agent");
 
-/** Every file the agent binary is built from (test files excepted), relative to agent/, sorted. */
+/** Every file the agent image is built from (test files excepted), relative to agent/, sorted. */
 function agentSources(): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
@@ -92,36 +94,35 @@ function agentSources(): string[] {
 }
 
 /**
- * The agent as a static Linux binary: `bash agent/build.sh OUT` when that
- * script exists, else `CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"` of
- * ./cmd/i2kit-agent. Cached under $I2KIT_CACHE/agent-bin/<source hash>/, so
- * only a change to the agent's sources rebuilds it.
+ * The agent image's tree, as agent/Dockerfile builds it: `sh agent/build.sh
+ * ROOTFS` (the static binary and the mount points). Cached under
+ * $I2KIT_CACHE/agent-bin/<source hash>/, so only a change to the agent's
+ * sources rebuilds it.
  */
 export function buildAgentBinary(): AgentBinary {
   const hash = createHash("sha256");
   for (const f of agentSources()) hash.update(`${f}\0`).update(fs.readFileSync(path.join(agentDir, f))).update("\0");
   const sourceHash = hash.digest("hex");
   const cacheDir = path.join(process.env.I2KIT_CACHE ?? path.join(os.homedir(), ".cache", "i2kit"), "agent-bin", sourceHash.slice(0, 16));
-  const out = path.join(cacheDir, "i2kit-agent");
-  if (fs.existsSync(out)) return { path: out, sourceHash, bytes: fs.statSync(out).size, cached: true };
+  const rootfs = path.join(cacheDir, "rootfs");
+  const binary = path.join(rootfs, "usr/bin/i2kit-agent");
+  const result = (cached: boolean): AgentBinary => ({ path: binary, rootfs, sourceHash, bytes: fs.statSync(binary).size, cached });
+  if (fs.existsSync(binary)) return result(true);
   fs.mkdirSync(cacheDir, { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  const env = { ...process.env, CGO_ENABLED: "0", GOOS: "linux", GOARCH: "amd64", GOFLAGS: "" };
+  const tmp = `${rootfs}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const env = { ...process.env, GOARCH: "amd64", GOFLAGS: "" };
   try {
-    if (fs.existsSync(path.join(agentDir, "build.sh"))) {
-      execFileSync("bash", [path.join(agentDir, "build.sh"), tmp], { cwd: root, env, stdio: "pipe" });
-    } else {
-      execFileSync("go", ["build", "-trimpath", "-ldflags", "-s -w", "-o", tmp, "./cmd/i2kit-agent"], { cwd: agentDir, env, stdio: "pipe" });
-    }
+    execFileSync("sh", [path.join(agentDir, "build.sh"), tmp], { cwd: root, env, stdio: "pipe" });
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim() ?? "";
     throw new Error(`building the agent failed: ${stderr || String(e)}`);
   }
-  if (!fs.existsSync(tmp)) throw new Error(`building the agent wrote no ${tmp}`);
-  fs.chmodSync(tmp, 0o755);
-  fs.renameSync(tmp, out);
-  return { path: out, sourceHash, bytes: fs.statSync(out).size, cached: false };
+  if (!fs.existsSync(path.join(tmp, "usr/bin/i2kit-agent"))) throw new Error(`agent/build.sh wrote no ${tmp}/usr/bin/i2kit-agent`);
+  fs.rmSync(rootfs, { recursive: true, force: true });
+  fs.renameSync(tmp, rootfs);
+  return result(false);
 }
 
 export interface AgentImage {
@@ -137,49 +138,26 @@ export interface AgentImage {
   binary: AgentBinary;
 }
 
-export interface AgentImageOptions {
-  /**
-   * Empty directories (ending in "/") and empty files to put in the image
-   * besides the binary, e.g. mount points a read-only container needs on
-   * LinuxKit's read-only root. Default: none, as `FROM scratch` + `COPY`.
-   */
-  mountPoints?: readonly string[];
-}
-
 /**
- * The agent image (agent/Dockerfile's shape: `FROM scratch`, /usr/bin/i2kit-agent
- * and nothing else unless `mountPoints` says so), built with mkoci.py and
- * imported into the linuxkit cache under `name` and under its digest.
+ * The agent image (agent/Dockerfile's: build.sh's tree on scratch, entrypoint
+ * /usr/bin/i2kit-agent), packed with mkoci.py and imported into the linuxkit
+ * cache under `name` and under its digest.
  */
-export function buildAgentImage(lk: OfflineLinuxKit, name: string, options: AgentImageOptions = {}): AgentImage {
+export function buildAgentImage(lk: OfflineLinuxKit, name: string): AgentImage {
   const mkoci = path.join(lk.dir, "work/src/mkoci.py");
   if (!fs.existsSync(mkoci)) throw new Error(`${lk.dir} holds no mkoci.py: run bash e2e/offline-cache.sh`);
   const binary = buildAgentBinary();
-  const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), "i2kit-agent-image-"));
+  const fullName = fullImageName(name);
+  const tar = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "i2kit-agent-image-")), "agent.tar");
   try {
-    fs.mkdirSync(path.join(rootfs, "usr/bin"), { recursive: true });
-    fs.copyFileSync(binary.path, path.join(rootfs, "usr/bin/i2kit-agent"));
-    fs.chmodSync(path.join(rootfs, "usr/bin/i2kit-agent"), 0o755);
-    for (const p of options.mountPoints ?? []) {
-      const target = path.join(rootfs, p);
-      if (!target.startsWith(`${rootfs}/`)) throw new Error(`mount point ${p} leaves the image`);
-      if (p.endsWith("/")) fs.mkdirSync(target, { recursive: true });
-      else {
-        fs.mkdirSync(path.dirname(target), { recursive: true });
-        fs.writeFileSync(target, "");
-      }
-    }
-    const fullName = fullImageName(name);
-    const tar = `${rootfs}.tar`;
-    const printed = execFileSync("python3", [mkoci, "--rootfs", rootfs, "--name", fullName, "--out", tar, "--entrypoint", JSON.stringify(["/usr/bin/i2kit-agent"])], { encoding: "utf8" });
+    const printed = execFileSync("python3", [mkoci, "--rootfs", binary.rootfs, "--name", fullName, "--out", tar, "--entrypoint", JSON.stringify(["/usr/bin/i2kit-agent"])], { encoding: "utf8" });
     // mkoci.py prints: <repo>:<tag> <manifest digest> layer=<gzipped bytes> uncompressed=<bytes>
     const m = /^(\S+) (sha256:[0-9a-f]{64}) layer=(\d+) uncompressed=(\d+)$/m.exec(printed);
     if (!m) throw new Error(`unexpected mkoci.py output: ${printed}`);
     execFileSync(lk.linuxkit, ["-q", "cache", "import", "--cache", lk.cache, tar], { stdio: "pipe" });
-    fs.rmSync(tar, { force: true });
     const repo = fullName.replace(/:[^:/]+$/, "");
     return { ref: `${repo}@${m[2] as string}`, name: fullName, digest: m[2] as string, bytes: Number(m[4]), compressedBytes: Number(m[3]), binary };
   } finally {
-    fs.rmSync(rootfs, { recursive: true, force: true });
+    fs.rmSync(path.dirname(tar), { recursive: true, force: true });
   }
 }
