@@ -1,6 +1,7 @@
 // npm run bench: figures, not pass/fail.
 // This package pins its AWS SDK; its notice about future Node versions is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+import { benchAgent } from "./agent";
 import { benchAmi } from "./ami";
 import { benchCorpus } from "./corpus";
 import { benchPlan } from "./plan";
@@ -10,6 +11,7 @@ benchCorpus();
 benchPlan()
   .then(benchAmi)
   .then(benchVm)
+  .then(benchAgent)
   .then(
   () => process.exit(0),
   (e: unknown) => {

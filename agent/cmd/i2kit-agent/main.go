@@ -63,7 +63,7 @@ func loadConfig(path string) (*Config, error) {
 }
 
 const usage = `usage: i2kit-agent boot [-config FILE]
-       i2kit-agent ship [-config FILE] [-max-buffer-bytes N] [-flush-interval D]`
+       i2kit-agent ship [-config FILE] [-max-buffer-bytes N] [-flush-interval D] [-status-interval D]`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -98,6 +98,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	case "ship":
 		maxBytes := fs.Int("max-buffer-bytes", 8<<20, "memory ceiling of the buffered lines, in bytes")
 		interval := fs.Duration("flush-interval", 5*time.Second, "longest time a line waits before it is sent")
+		statusEvery := fs.Duration("status-interval", time.Minute, "how often a line on what was shipped, buffered and dropped is printed (when it changed)")
 		if fs.Parse(args[1:]) != nil {
 			return 2
 		}
@@ -107,7 +108,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			return 1
 		}
 		s := newShipper(cfg, imds.New(), stderr)
-		s.maxBytes, s.flushEvery = *maxBytes, *interval
+		s.maxBytes, s.flushEvery, s.statusEvery = *maxBytes, *interval, *statusEvery
 		s.run(ctx)
 		return 0
 	default:
