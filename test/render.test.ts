@@ -130,6 +130,39 @@ describe("the LinuxKit renderer", () => {
     expect(renderLinuxKitConfig(service({ containers: [{ name: "app", image: "x" }] })).config.services?.[0]?.env).toBeUndefined();
   });
 
+  it("adds a read-only container's mount points to its image tree, which runc cannot create on LinuxKit's read-only root", () => {
+    const { app } = loadCompose(
+      `services:
+  api:
+    image: api:1
+    read_only: true
+    volumes: [cache:/var/cache/api, ./conf/app.ini:/etc/api/app.ini:ro]
+    tmpfs: [/tmp]
+    secrets: [token, {source: token, target: /etc/api/token}]
+  worker:
+    image: worker:1
+    secrets: [token]
+secrets:
+  token: {environment: TOKEN}
+volumes:
+  cache:
+`,
+      { "conf/app.ini": "[api]\n" },
+      { env: { TOKEN: "t" } },
+    );
+    const [api, worker] = app.services as [(typeof app.services)[0], (typeof app.services)[0]];
+    const files = renderLinuxKitConfig(api).config.files?.filter((f) => f.path.startsWith("containers/")) ?? [];
+    expect(files).toEqual([
+      { path: "containers/services/api/rootfs/etc/api/app.ini", contents: "", mode: "0644" },
+      { path: "containers/services/api/rootfs/etc/api/token", contents: "", mode: "0644" },
+      { path: "containers/services/api/rootfs/run/secrets/token", contents: "", mode: "0644" },
+      { path: "containers/services/api/rootfs/tmp", directory: true, mode: "0755" },
+      { path: "containers/services/api/rootfs/var/cache/api", directory: true, mode: "0755" },
+    ]);
+    // A writable container gets an overlay on which runc makes its own mount points.
+    expect(renderLinuxKitConfig(worker).config.files?.filter((f) => f.path.startsWith("containers/"))).toEqual([]);
+  });
+
   it("binds volumes on the data disk, bakes project files, and mounts tmpfs", () => {
     const { app } = loadCompose(
       `services:

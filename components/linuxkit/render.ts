@@ -124,7 +124,10 @@ function renderContainer(
   if (binds.length > 0) out.binds = binds;
   if (tmpfs.length > 0) out.tmpfs = tmpfs;
   if (mkdir.length > 0) out.runtime = { mkdir };
-  if (c.readOnly) out.readonly = true;
+  if (c.readOnly) {
+    out.readonly = true;
+    files.push(...readOnlyMountPoints(c));
+  }
   if (c.noNewPrivileges && !c.privileged) out.noNewPrivileges = true;
   if (c.oomScoreAdj !== undefined) out.oomScoreAdj = c.oomScoreAdj;
   const sysctlKeys = Object.keys(c.sysctls).sort();
@@ -211,6 +214,31 @@ function renderMount(c: ContainerSpec, m: Mount, index: number, out: MountOutput
       return;
     }
   }
+}
+
+/** Where linuxkit build puts a service's image tree in the VM. */
+export function serviceRootfs(container: string): string {
+  return `containers/services/${container}/rootfs`;
+}
+
+/**
+ * A read-only container's root is its image tree on the VM's read-only root
+ * (LinuxKit's readonly: no overlay), so runc cannot create a mount point
+ * that the image lacks, as Docker would: "mkdir …/rootfs/run/secrets:
+ * read-only file system". Each mount's target is added to the image tree at
+ * build time instead, as an empty file for a file bind (a secret, a baked
+ * file) or a directory. linuxkit also writes every leading directory, as
+ * root's with mode 0755; what the image had at a target is hidden by the
+ * mount anyway.
+ */
+function readOnlyMountPoints(c: ContainerSpec): LinuxKitFile[] {
+  const points = new Map<string, boolean>(); // target → is a directory
+  for (const m of c.mounts) points.set(m.target, m.type !== "bind" || m.kind === "directory");
+  for (const s of c.secrets) points.set(s.target.startsWith("/") ? s.target : `/run/secrets/${s.target}`, false);
+  return [...points.keys()].sort().map((target) => {
+    const file = `${serviceRootfs(c.name)}${target}`;
+    return points.get(target) ? { path: file, directory: true, mode: "0755" } : { path: file, contents: "", mode: "0644" };
+  });
 }
 
 /** Files copied from `source` change without changing the YAML: their digests keep the hash honest. */

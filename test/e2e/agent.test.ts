@@ -23,6 +23,8 @@ services:
   web:
     image: i2kit-test/agent-web:1
     user: "1000:1000"
+    # Read-only, as least privilege asks: the secret's mount point must be in the image tree (the renderer adds it).
+    read_only: true
     environment:
       IMDS: "${QEMU_HOST_ADDRESS}:${imdsPort}"
     entrypoint: ["/bin/sh", "-c", "echo e2e-log-line: web started; echo e2e-log-line: on stderr too >&2; exec httpd -f -p 8080 -h /www"]
