@@ -141,7 +141,7 @@ async function shipBurst(agentBinary: string, endpoint: string, imdsEndpoint: st
   }
 }
 
-async function benchShipper(moto: LocalAws): Promise<void> {
+export async function benchShipper(moto: LocalAws): Promise<void> {
   const lk = offlineLinuxKit();
   const binary = buildAgentImage(lk, "i2kit-bench/agent:1").binary.path;
   const logs = new CloudWatchLogsClient({ endpoint: moto.endpoint, region: REGION, credentials });
@@ -152,7 +152,7 @@ async function benchShipper(moto: LocalAws): Promise<void> {
     const up = await shipBurst(binary, moto.endpoint, imds.endpoint, lines, (s) => s.shipped + s.dropped >= lines && s.buffered === 0);
     // Nothing listens on port 9 of loopback: every request is refused, as when the network is gone.
     const down = await shipBurst(binary, "http://127.0.0.1:9", imds.endpoint, lines, (s) => s.buffered + s.dropped >= lines);
-    console.log(`\nThe log shipper under a burst of ${lines.toLocaleString("en")} lines of 100 bytes (${mb(lines * 100)}), memory ceiling 8 MiB (default)`);
+    console.log(`\nThe log shipper under a burst of ${lines.toLocaleString("en")} lines of 100 bytes (${mb(lines * 100)}), memory ceiling 4 MiB (default)`);
     console.log(
       `  CloudWatch Logs (moto) reachable: all shipped in ${up.seconds.toFixed(1)} s, ${up.status.dropped} dropped, peak RSS ${mb(up.peak)}`,
     );

@@ -87,3 +87,50 @@ func TestAnOverlongLineIsTruncatedToWhatCloudWatchTakes(t *testing.T) {
 		t.Fatalf("message of %d bytes, want %d", got, MaxEventBytes)
 	}
 }
+
+func TestTheRingKeepsOrderAcrossWrapsDropsAndRequeues(t *testing.T) {
+	line := strings.Repeat("r", 74) // 100 bytes with the overhead
+	b := NewBuffer(10 * 100)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+	for i := 0; i < 25; i++ {
+		b.Push(Event{Time: at(i), Message: line})
+	}
+	// 15 dropped: 15..24 held, and the ring has wrapped.
+	batch := b.NextBatch()
+	if len(batch) != 10 || !batch[0].Time.Equal(at(15)) || b.Len() != 0 {
+		t.Fatalf("batch of %d from %v, %d left", len(batch), batch[0].Time, b.Len())
+	}
+	b.Push(Event{Time: at(25), Message: line})
+	b.Push(Event{Time: at(26), Message: line})
+	b.Requeue(batch) // 12 events over a ceiling of 10: the two oldest go
+	if b.Dropped != 17 || b.Len() != 10 {
+		t.Fatalf("dropped %d, holds %d", b.Dropped, b.Len())
+	}
+	got := b.NextBatch()
+	for i, e := range got {
+		if !e.Time.Equal(at(17 + i)) {
+			t.Fatalf("event %d at %v, want %v", i, e.Time, at(17+i))
+		}
+	}
+}
+
+func TestDroppedEventsAreNotKeptAlive(t *testing.T) {
+	b := NewBuffer(64 * 100)
+	line := strings.Repeat("m", 74)
+	for i := 0; i < 1_000_000; i++ {
+		b.Push(Event{Time: t0.Add(time.Duration(i) * time.Millisecond), Message: line})
+	}
+	// The ring grows to fit what is held, not what went through it; its free slots hold nothing.
+	if b.Len() != 64 || len(b.ring) > 128 {
+		t.Fatalf("holds %d in a ring of %d", b.Len(), len(b.ring))
+	}
+	live := 0
+	for _, e := range b.ring {
+		if e.Message != "" {
+			live++
+		}
+	}
+	if live != 64 {
+		t.Fatalf("%d slots still hold a message", live)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 0
 	case "ship":
-		maxBytes := fs.Int("max-buffer-bytes", 8<<20, "memory ceiling of the buffered lines, in bytes")
+		maxBytes := fs.Int("max-buffer-bytes", defaultMaxBufferBytes, "memory ceiling of the buffered lines, in bytes")
 		interval := fs.Duration("flush-interval", 5*time.Second, "longest time a line waits before it is sent")
 		statusEvery := fs.Duration("status-interval", time.Minute, "how often a line on what was shipped, buffered and dropped is printed (when it changed)")
 		if fs.Parse(args[1:]) != nil {
@@ -106,6 +107,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "i2kit-agent: ship: %v\n", err)
 			return 1
+		}
+		// The buffer's ceiling counts messages; the Go heap around them may grow
+		// to twice its live size before a collection. A soft limit of the
+		// ceiling and 8 MiB for the rest makes the collector work harder
+		// instead (measured by npm run bench: 57 MB peak without it).
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(int64(*maxBytes) + 8<<20)
 		}
 		s := newShipper(cfg, imds.New(), stderr)
 		s.maxBytes, s.flushEvery, s.statusEvery = *maxBytes, *interval, *statusEvery

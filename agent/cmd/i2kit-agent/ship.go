@@ -52,11 +52,16 @@ type stream struct {
 func newShipper(cfg *Config, meta *imds.Client, stderr io.Writer) *shipper {
 	return &shipper{
 		cfg: cfg, meta: meta, stderr: stderr,
-		maxBytes: 8 << 20, flushEvery: 5 * time.Second, pollEvery: 250 * time.Millisecond,
+		maxBytes: defaultMaxBufferBytes, flushEvery: 5 * time.Second, pollEvery: 250 * time.Millisecond,
 		statusEvery: time.Minute, backoff: time.Second, maxBackoff: time.Minute,
 		now: time.Now,
 	}
 }
+
+// defaultMaxBufferBytes is the buffer's memory ceiling: about 33,000 lines
+// of 100 bytes, a minute or more of a busy service's output, in a VM of a
+// few tens of MB. Docker's own non-blocking log mode buffers 1 MB.
+const defaultMaxBufferBytes = 4 << 20
 
 // logFiles follows where LinuxKit's init writes a service's output when
 // there is no memlogd (pkg/init cmd/service, fileLog): stdout to
