@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { defineApp, loadFile, loadText, type LoadOptions } from "../schema/load";
 import type { AppSpec, AppSpecInput } from "../schema/spec";
 import { Network, type NetworkRefs } from "./network";
-import { Service, type ServiceOptions } from "./service";
+import { architectureOf, type Architecture } from "./architecture";
+import type { ContainerImage } from "./container-image";
+import { agentImage, Service, type ServiceOptions } from "./service";
 import { i2kitTags } from "./tags";
 
 export interface AppArgs extends ServiceOptions {
@@ -77,13 +79,20 @@ export function wireApp(parent: pulumi.ComponentResource, name: string, prepared
 
   const { serviceOptions, network: _n, file: _f, yaml: _y, spec: _s, load: _l, privateZoneName: _z, publicZone, ...shared } = args;
   const services: Record<string, Service> = {};
+  // One boot agent image per architecture, for every service of the app.
+  const agents = new Map<Architecture, ContainerImage>();
+  const agentFor = (architecture: Architecture) => {
+    const found = agents.get(architecture) ?? agentImage(`${name}-agent-${architecture}`, app.name, architecture, undefined, parent);
+    agents.set(architecture, found);
+    return found;
+  };
   for (const serviceName of order) {
     const spec = app.services.find((s) => s.name === serviceName);
     if (!spec) continue;
     const dependsOn = spec.dependsOn.map((d) => services[d.service]).filter((s): s is Service => s !== undefined);
     const service = new Service(
       `${name}-${serviceName}`,
-      { ...shared, ...serviceOptions?.[serviceName], app: app.name, spec, projectDir: app.projectDir, network },
+      { ...shared, ...serviceOptions?.[serviceName], app: app.name, spec, projectDir: app.projectDir, network, agent: agentFor(architectureOf(spec.instanceType)) },
       // A dependency's group waits for healthy capacity, so depends_on: service_healthy holds at deploy time.
       { parent, dependsOn },
     );

@@ -11,7 +11,8 @@ import { i2kitTags, resourceName } from "./tags";
 
 export interface ContainerImageArgs {
   app: string;
-  service: string;
+  /** Absent for an image the whole app shares, such as the boot agent's. */
+  service?: string;
   container: string;
   /** An image reference to pin; ignored when `build` is given. */
   image?: string;
@@ -42,7 +43,7 @@ export class ContainerImage extends pulumi.ComponentResource {
       const repository = new aws.ecr.Repository(
         `${name}-repo`,
         {
-          name: resourceName([args.app, args.service, args.container], 200),
+          name: resourceName([args.app, args.service ?? "", args.container], 200),
           imageTagMutability: "IMMUTABLE",
           imageScanningConfiguration: { scanOnPush: true },
           encryptionConfigurations: [{ encryptionType: "KMS" }],

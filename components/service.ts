@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { defineApp, loadFile, loadText } from "../schema/load";
 import type { AppSpec, SecretSpec, ServiceSpec, ServiceSpecInput } from "../schema/spec";
 import { Ami, type AmiUpload } from "./ami";
-import { architectureOf } from "./architecture";
+import { architectureOf, type Architecture } from "./architecture";
 import { AutoScalingGroup } from "./auto-scaling-group";
 import { ContainerImage, type RegistryAuth } from "./container-image";
 import { AGENT_BOOT_NAME, logGroupName } from "./linuxkit/agent";
@@ -73,6 +73,27 @@ export interface ServiceArgs extends ServiceSource, ServiceOptions {
   app?: string;
   /** The VPC and subnets to use. Required: i2kit never falls back to the account's default VPC. */
   network: NetworkRefs;
+  /** The boot agent's image when an App shares one among its services (for the service's architecture); by default the Service builds its own. */
+  agent?: ContainerImage;
+}
+
+/**
+ * The boot agent's image, built from agent/Dockerfile for one architecture
+ * and pushed to the app's ECR. An App builds one per architecture for all
+ * its services; a Service on its own builds its own.
+ */
+export function agentImage(name: string, app: string, architecture: Architecture, service: string | undefined, parent: pulumi.Resource): ContainerImage {
+  return new ContainerImage(
+    name,
+    {
+      app,
+      ...(service ? { service } : {}),
+      container: service ? AGENT_BOOT_NAME : `${AGENT_BOOT_NAME}-${architecture}`,
+      build: { context: agentBuildContext(), dockerfile: "Dockerfile", args: {} },
+      platform: `linux/${architecture}`,
+    },
+    { parent },
+  );
 }
 
 /** Resolves a Service's source to one validated spec, with the directory its relative paths start from. */
@@ -157,7 +178,7 @@ export interface ServiceResources {
  * component and the multi-language provider's Service, which differ only in
  * the arguments they accept.
  */
-export function wireService(parent: pulumi.ComponentResource, name: string, prepared: PreparedService, args: ServiceOptions & { network: NetworkRefs }): ServiceResources {
+export function wireService(parent: pulumi.ComponentResource, name: string, prepared: PreparedService, args: ServiceOptions & { network: NetworkRefs; agent?: ContainerImage }): ServiceResources {
   const { app, service, architecture, listeners, secrets: secretInputs } = prepared;
   const appName = app.name;
   const tags = i2kitTags(appName, service.name);
@@ -182,11 +203,7 @@ export function wireService(parent: pulumi.ComponentResource, name: string, prep
     auths.push(image.registryAuth);
   }
   // The boot agent: secrets at boot, the stateful volume attached, container output to CloudWatch Logs.
-  const agent = new ContainerImage(
-    `${name}-agent`,
-    { app: appName, service: service.name, container: AGENT_BOOT_NAME, build: { context: agentBuildContext(), dockerfile: "Dockerfile", args: {} }, platform: `linux/${architecture}` },
-    { parent },
-  );
+  const agent = args.agent ?? agentImage(`${name}-agent`, appName, architecture, service.name, parent);
   auths.push(agent.registryAuth);
   const logGroup = new aws.cloudwatch.LogGroup(
     `${name}-logs`,

@@ -77,8 +77,9 @@ describe("i2kit plan of the README example", () => {
     expect(db?.agent).toEqual({ secrets: ["i2kit/shop/db/db_password"], logGroup: "/i2kit/shop/db", retentionDays: 30, attachesVolume: true });
     expect(db?.iam.map((st) => st.Action.join(","))).toEqual(["secretsmanager:GetSecretValue", "logs:CreateLogStream,logs:PutLogEvents", "ec2:AttachVolume", "ec2:AttachVolume"]);
     for (const s of plan.services) for (const st of s.iam) for (const r of st.Resource) expect(r).toMatch(/^arn:aws:[a-z0-9]+:\[region\]:\[account\]:(secret:i2kit\/shop\/|log-group:\/i2kit\/shop\/|volume\/|instance\/\*$)/);
-    const agentImages = plan.resources.filter((r) => r.type === "i2kit:index:ContainerImage" && r.name.endsWith("-agent"));
-    expect(agentImages.map((r) => r.parent)).toEqual(["shop-db", "shop-web"]);
+    // One agent image for the app's architecture, shared by its services.
+    const agentImages = plan.resources.filter((r) => r.type === "i2kit:index:ContainerImage" && /-agent(-|$)/.test(r.name));
+    expect(agentImages.map((r) => [r.name, r.parent])).toEqual([["shop-agent-amd64", "shop"]]);
     expect(plan.resources.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup").map((r) => r.inputs.name)).toEqual(["/i2kit/shop/db", "/i2kit/shop/web"]);
     expect(renderText(plan)).toContain("Allow ec2:AttachVolume on arn:aws:ec2:[region]:[account]:instance/* if aws:ResourceTag/i2kit:app=shop and aws:ResourceTag/i2kit:service=db");
   });

@@ -92,6 +92,23 @@ describe("App arguments", () => {
     ]);
   });
 
+  it("builds one boot agent image per architecture for all its services, in the app's ECR", async () => {
+    const h = mockPulumi();
+    new App("mix", {
+      yaml: "services:\n  a:\n    image: a\n  b:\n    image: b\n  c:\n    image: c\n    x-i2kit: {instance_type: t4g.small}\n",
+    });
+    await h.settle();
+    const agents = h.all("docker:index/image:Image").filter((i) => String((i.inputs.build as { context?: string }).context).endsWith("/agent"));
+    expect(agents.map((i) => [i.name, (i.inputs.build as { platform?: string }).platform])).toEqual([
+      ["mix-agent-amd64-image", "linux/amd64"],
+      ["mix-agent-arm64-image", "linux/arm64"],
+    ]);
+    expect(h.all("aws:ecr/repository:Repository").map((r) => r.inputs.name).filter((n) => String(n).includes("agent")).sort()).toEqual(["mix-i2kit-agent-amd64", "mix-i2kit-agent-arm64"]);
+    // Each VM pins its own architecture's agent, by digest.
+    const repoOf = (service: string) => /name: i2kit-agent\n\s+image: \S+\/(mix-i2kit-agent-[a-z0-9]+)@sha256:/.exec(String(h.find("command:local:Command", `mix-${service}-vm-build`).inputs.stdin))?.[1];
+    expect(["a", "b", "c"].map(repoOf)).toEqual(["mix-i2kit-agent-amd64", "mix-i2kit-agent-amd64", "mix-i2kit-agent-arm64"]);
+  });
+
   it("refuses a dependency cycle and unknown per-service options before registering anything", async () => {
     const h = mockPulumi();
     const cyclic = "services:\n  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    depends_on: [a]\n";
