@@ -102,9 +102,7 @@ func TestBootWritesNoSecretWhenOneIsMissing(t *testing.T) {
 	aws.secrets["i2kit/shop/api/db_password"] = "hunter2"
 	err := b.run(context.Background())
 	want := `i2kit-agent: FATAL: secret "api_key" (i2kit/shop/api/api_key): ResourceNotFoundException: Secrets Manager can't find the specified secret.; the service's containers will not start`
-	if err == nil || err.Error() != want {
-		t.Fatalf("got  %v\nwant %s", err, want)
-	}
+	expectFatal(t, err, want)
 	if f := files(t, dir); len(f) != 0 {
 		t.Fatalf("files written: %v", f)
 	}
@@ -117,9 +115,7 @@ func TestBootRefusesAnEmptySecret(t *testing.T) {
 	aws.secrets["i2kit/shop/api/api_key"] = ""
 	err := b.run(context.Background())
 	want := `i2kit-agent: FATAL: secret "api_key" (i2kit/shop/api/api_key): the secret is empty; the service's containers will not start`
-	if err == nil || err.Error() != want {
-		t.Fatalf("got  %v\nwant %s", err, want)
-	}
+	expectFatal(t, err, want)
 	if f := files(t, dir); len(f) != 0 {
 		t.Fatalf("files written: %v", f)
 	}
@@ -177,9 +173,7 @@ func TestBootGivesUpWithinItsTimeBound(t *testing.T) {
 		t.Fatalf("took %v", elapsed)
 	}
 	want := `i2kit-agent: FATAL: secret "db_password" (i2kit/shop/api/db_password): still failing after 200ms: InternalFailure: the fake is failing; the service's containers will not start`
-	if err == nil || err.Error() != want {
-		t.Fatalf("got  %v\nwant %s", err, want)
-	}
+	expectFatal(t, err, want)
 }
 
 func TestBootWithNothingToDoSaysSo(t *testing.T) {
@@ -323,9 +317,7 @@ func TestBootFailsWhenTheDiskNeverAppears(t *testing.T) {
 	b.deviceFor = 100 * time.Millisecond
 	err := b.run(context.Background())
 	want := "i2kit-agent: FATAL: volume vol-0123456789abcdef0 (/dev/sdf): no block device with serial vol0123456789abcdef0 after 100ms; the service's containers will not start"
-	if err == nil || err.Error() != want {
-		t.Fatalf("got  %v\nwant %s", err, want)
-	}
+	expectFatal(t, err, want)
 }
 
 func TestBootFailsWithoutUserData(t *testing.T) {
@@ -347,6 +339,14 @@ func TestBootStopsAtAPermanentAttachError(t *testing.T) {
 	err := b.run(context.Background())
 	want := "i2kit-agent: FATAL: volume vol-0123456789abcdef0 (/dev/sdf): attach: InvalidVolume.ZoneMismatch: not now; the service's containers will not start"
 	if err == nil || err.Error() != want || len(aws.attaches) != 1 {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+}
+
+// expectFatal fails the test unless err is exactly the FATAL line want.
+func expectFatal(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
 }
