@@ -48,7 +48,7 @@ export interface PolicyStatement {
   Effect: "Allow";
   Action: string[];
   Resource: string[];
-  Condition?: Record<string, Record<string, string>>;
+  Condition?: Record<string, Record<string, string | string[]>>;
 }
 
 export interface InstanceAccess {
@@ -60,6 +60,8 @@ export interface InstanceAccess {
   logGroupArn?: string;
   /** The stateful service's own EBS volume. */
   dataVolumeArn?: string;
+  /** The customer managed KMS key its secrets and volume are encrypted with, when there is one. */
+  kmsKeyArn?: string;
 }
 
 /**
@@ -88,6 +90,23 @@ export function instancePolicyStatements(a: InstanceAccess): PolicyStatement[] {
         Condition: { StringEquals: { "aws:ResourceTag/i2kit:app": a.app, "aws:ResourceTag/i2kit:service": a.service } },
       },
     );
+  }
+  if (a.kmsKeyArn) {
+    const region = a.kmsKeyArn.split(":")[3] ?? "";
+    // Secrets Manager decrypts with the caller's rights, and names the secret in the encryption context.
+    if (a.secretArns.length > 0) {
+      statements.push({
+        Sid: "DecryptOwnSecrets",
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: [a.kmsKeyArn],
+        Condition: { StringEquals: { "kms:ViaService": `secretsmanager.${region}.amazonaws.com`, "kms:EncryptionContext:SecretARN": [...a.secretArns] } },
+      });
+    }
+    // Attaching a volume encrypted with a customer managed key lets EC2 create a grant on it for the instance.
+    if (a.dataVolumeArn) {
+      statements.push({ Sid: "GrantOwnVolumeKeyToEC2", Effect: "Allow", Action: ["kms:CreateGrant"], Resource: [a.kmsKeyArn], Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } });
+    }
   }
   return statements;
 }
@@ -168,11 +187,20 @@ export class AutoScalingGroup extends pulumi.ComponentResource {
 
     const role = new aws.iam.Role(`${name}-role`, { assumeRolePolicy: EC2_TRUST, tags }, { parent: this });
     if (args.secretArns !== undefined || args.logGroupArn !== undefined || dataVolume) {
+      // The key may be given as an id or alias: the policy names its ARN.
+      const kmsKeyArn = args.kmsKeyId ? aws.kms.getKeyOutput({ keyId: args.kmsKeyId }, { parent: this }).arn : pulumi.output(undefined);
       const policy = pulumi
-        .all([pulumi.output(args.secretArns ?? []), pulumi.output(args.logGroupArn), dataVolume ? dataVolume.arn : pulumi.output(undefined)])
+        .all([pulumi.output(args.secretArns ?? []), pulumi.output(args.logGroupArn), dataVolume ? dataVolume.arn : pulumi.output(undefined), kmsKeyArn])
         .apply(
-          ([secretArns, logGroupArn, dataVolumeArn]) =>
-            instancePolicy({ app: args.app, service: args.service, secretArns, ...(logGroupArn ? { logGroupArn } : {}), ...(dataVolumeArn ? { dataVolumeArn } : {}) }) ?? NOTHING_ALLOWED,
+          ([secretArns, logGroupArn, dataVolumeArn, keyArn]) =>
+            instancePolicy({
+              app: args.app,
+              service: args.service,
+              secretArns,
+              ...(logGroupArn ? { logGroupArn } : {}),
+              ...(dataVolumeArn ? { dataVolumeArn } : {}),
+              ...(keyArn ? { kmsKeyArn: keyArn } : {}),
+            }) ?? NOTHING_ALLOWED,
         );
       new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy }, { parent: this });
     }

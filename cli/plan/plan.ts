@@ -88,6 +88,8 @@ function offlineInvoke(token: string, inputs: Record<string, unknown>): Record<s
       return { availabilityZone: UNKNOWN_RESULT };
     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
       return { userName: UNKNOWN_RESULT, password: UNKNOWN_RESULT };
+    case "aws:kms/getKey:getKey":
+      return { arn: String(inputs.keyId).startsWith("arn:aws:kms:") ? inputs.keyId : UNKNOWN_RESULT };
     case "aws:secretsmanager/getSecret:getSecret":
       return { arn: UNKNOWN_RESULT };
     default:

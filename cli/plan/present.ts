@@ -137,7 +137,7 @@ export function renderText(plan: Plan): string {
 }
 
 function describeStatement(st: PolicyStatement): string {
-  const conditions = Object.values(st.Condition ?? {}).flatMap((c) => Object.entries(c).map(([k, v]) => `${k}=${v}`));
+  const conditions = Object.values(st.Condition ?? {}).flatMap((c) => Object.entries(c).map(([k, v]) => (Array.isArray(v) ? `${k} in [${v.join(", ")}]` : `${k}=${v}`)));
   return `${st.Effect} ${st.Action.join(", ")} on ${st.Resource.join(", ")}${conditions.length > 0 ? ` if ${conditions.join(" and ")}` : ""}`;
 }
 

@@ -52,6 +52,8 @@ function invoke(token: string, inputs: Record<string, unknown>): Record<string, 
       return { name: "eu-west-1", region: "eu-west-1" };
     case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
       return { userName: "AWS", password: "ecr-token-not-for-logs", proxyEndpoint: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com" };
+    case "aws:kms/getKey:getKey":
+      return { arn: String(inputs.keyId).startsWith("arn:") ? inputs.keyId : `arn:aws:kms:eu-west-1:123456789012:key/${String(inputs.keyId)}` };
     case "aws:secretsmanager/getSecret:getSecret":
       return { arn: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${String(inputs.name)}` };
     default:

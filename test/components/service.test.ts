@@ -257,6 +257,33 @@ secrets:
   });
 });
 
+describe("a customer managed KMS key", () => {
+  it("lets the instance role decrypt exactly its own secrets through Secrets Manager, and EC2 attach its volume", async () => {
+    process.env.I2KIT_TEST_DB_PASSWORD = "correct-horse-battery-staple";
+    const h = mockPulumi();
+    const compose = "services:\n  db:\n    image: postgres\n    secrets: [db_password]\n    volumes: [data:/data]\n    x-i2kit: {stateful: true}\nvolumes:\n  data:\nsecrets:\n  db_password:\n    environment: I2KIT_TEST_DB_PASSWORD\n";
+    new Service("db", { yaml: compose, network, kmsKeyId: "alias/i2kit" });
+    await h.settle();
+    const policy = JSON.parse(String(h.find("aws:iam/rolePolicy:RolePolicy", "db-group-policy").inputs.policy)) as { Statement: { Sid: string; Action: string[]; Resource: string[]; Condition?: unknown }[] };
+    const key = "arn:aws:kms:eu-west-1:123456789012:key/alias/i2kit"; // the mock's getKey answer for the alias
+    const bySid = Object.fromEntries(policy.Statement.map((st) => [st.Sid, st]));
+    expect(bySid.DecryptOwnSecrets).toEqual({
+      Sid: "DecryptOwnSecrets",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [key],
+      Condition: { StringEquals: { "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com", "kms:EncryptionContext:SecretARN": ["arn:aws:mock:eu-west-1:123456789012:Secret/db-secret-db_password"] } },
+    });
+    expect(bySid.GrantOwnVolumeKeyToEC2).toEqual({ Sid: "GrantOwnVolumeKeyToEC2", Effect: "Allow", Action: ["kms:CreateGrant"], Resource: [key], Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } } });
+    for (const st of policy.Statement) for (const r of st.Resource) expect(r).not.toBe("*");
+    // Without a key of its own, AWS's managed keys need no statement.
+    const plain = mockPulumi();
+    new Service("db", { yaml: compose, network });
+    await plain.settle();
+    expect(String(plain.find("aws:iam/rolePolicy:RolePolicy", "db-group-policy").inputs.policy)).not.toContain("kms:");
+  });
+});
+
 describe("log group options", () => {
   it("takes the retention and the KMS key given", async () => {
     const h = mockPulumi();
