@@ -94,8 +94,10 @@ export const SecretMountSchema = z.object({
   source: z.string(),
   /** File name under /run/secrets (or an absolute path). */
   target: z.string(),
-  uid: z.number().int().nonnegative().default(0),
-  gid: z.number().int().nonnegative().default(0),
+  /** Owner of the file; absent: the container's own user (its user, or its image's USER), which linuxkit resolves at build time. */
+  uid: z.number().int().nonnegative().optional(),
+  /** Absent: uid when it is given, else the container's own group. */
+  gid: z.number().int().nonnegative().optional(),
   mode: z.number().int().min(0).max(0o777).default(0o400),
 });
 export type SecretMount = z.infer<typeof SecretMountSchema>;

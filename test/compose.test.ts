@@ -289,8 +289,9 @@ secrets:
       { name: "api_key", source: { kind: "environment", variable: "API_KEY" } },
     ]);
     expect(container.secrets).toEqual([
-      { source: "db_password", target: "db_password", uid: 1000, gid: 1000, mode: 0o400 },
-      { source: "api_key", target: "/etc/app/key", uid: 1000, gid: 1000, mode: 0o440 },
+      // No uid: the container's own user owns them (the agent reads it from what linuxkit built).
+      { source: "db_password", target: "db_password", mode: 0o400 },
+      { source: "api_key", target: "/etc/app/key", mode: 0o440 },
     ]);
     expect(JSON.stringify(service)).not.toMatch(/s3cr3t-value|k3y-value/);
   });

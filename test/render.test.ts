@@ -234,7 +234,7 @@ describe("the boot agent in the rendered config", () => {
   api:
     image: api
     user: "1000:1000"
-    secrets: [db_password, {source: api_key, target: /etc/api/key, mode: 0440}]
+    secrets: [db_password, {source: api_key, target: /etc/api/key, mode: 0440, uid: "70"}]
     x-i2kit: {stateful: true}
 secrets:
   db_password:
@@ -253,9 +253,12 @@ secrets:
     const r = render();
     const config = agentConfig(r);
     expect(config.secrets).toEqual([
-      { name: "db_password", secretId: "i2kit/shop/api/db_password", container: "api", path: "/run/i2kit/secrets/api/db_password", uid: 1000, gid: 1000, mode: 0o400 },
-      { name: "api_key", secretId: "shared/api-key", container: "api", path: "/run/i2kit/secrets/api/api_key", uid: 1000, gid: 1000, mode: 0o440 },
+      // Without uid, the container's own user, as linuxkit build resolved it into the container's config.
+      { name: "db_password", secretId: "i2kit/shop/api/db_password", container: "api", path: "/run/i2kit/secrets/api/db_password", ownerFrom: "/containers/services/api/config.json", mode: 0o400 },
+      { name: "api_key", secretId: "shared/api-key", container: "api", path: "/run/i2kit/secrets/api/api_key", uid: 70, gid: 70, mode: 0o440 },
     ]);
+    // The agent reads that config, read-only.
+    expect(r.config.onboot?.find((o) => o.name === "i2kit-agent")?.binds).toContain("/containers/services:/containers/services:ro");
     expect(config).toMatchObject({ app: "shop", service: "api", logGroup: "/i2kit/shop/api", logDir: "/var/log", containers: ["api"], volume: { device: "/dev/sdf" } });
     expect(r.config.services?.find((s) => s.name === "api")?.binds).toEqual(["/run/i2kit/secrets/api/db_password:/run/secrets/db_password:ro", "/run/i2kit/secrets/api/api_key:/etc/api/key:ro"]);
     expect(r.yaml).not.toContain("s3cret");
@@ -268,7 +271,7 @@ secrets:
       image: "registry/agent@sha256:" + "b".repeat(64),
       command: ["/usr/bin/i2kit-agent", "boot", "-config", "/etc/i2kit/agent.json"],
       capabilities: ["CAP_CHOWN"],
-      binds: ["/etc/i2kit/agent.json:/etc/i2kit/agent.json:ro", "/etc/ssl/certs:/etc/ssl/certs:ro", "/run/i2kit:/run/i2kit"],
+      binds: ["/etc/i2kit/agent.json:/etc/i2kit/agent.json:ro", "/etc/ssl/certs:/etc/ssl/certs:ro", "/run/i2kit:/run/i2kit", "/containers/services:/containers/services:ro"],
       runtime: { mkdir: ["/run/i2kit/secrets"] },
     });
     const logs = r.config.services?.find((s) => s.name === "i2kit-logs");

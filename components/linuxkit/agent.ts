@@ -35,8 +35,10 @@ export interface AgentSecret {
   secretId: string;
   container: string;
   path: string;
-  uid: number;
-  gid: number;
+  uid?: number;
+  gid?: number;
+  /** Without uid: the container's config.json, whose process.user linuxkit build resolved (agent/README.md). */
+  ownerFrom?: string;
   mode: number;
 }
 
@@ -61,6 +63,12 @@ export function secretId(app: string, service: string, secret: SecretSpec): stri
   return secret.source.kind === "external" ? secret.source.name : `i2kit/${app}/${service}/${secret.name}`;
 }
 
+/** Where linuxkit build puts a service's OCI config in the VM. */
+export const SERVICES_ROOT = "/containers/services";
+export function containerConfigPath(container: string): string {
+  return `${SERVICES_ROOT}/${container}/config.json`;
+}
+
 /** Where a container's secret is written on the VM, and bound from. */
 export function secretPath(container: string, secret: string): string {
   return `${SECRETS_ROOT}/${container}/${secret}`;
@@ -74,7 +82,8 @@ export function agentConfig(app: string, service: ServiceSpec): AgentConfig {
       const spec = byName.get(m.source);
       // The loader refuses a secret mount without a declaration; a typed spec may still have one.
       if (!spec) throw new Error(`service ${service.name}: container ${c.name} uses secret "${m.source}", which the service does not declare`);
-      secrets.push({ name: m.source, secretId: secretId(app, service.name, spec), container: c.name, path: secretPath(c.name, m.source), uid: m.uid, gid: m.gid, mode: m.mode });
+      const owner = m.uid !== undefined ? { uid: m.uid, ...(m.gid !== undefined ? { gid: m.gid } : {}) } : { ownerFrom: containerConfigPath(c.name) };
+      secrets.push({ name: m.source, secretId: secretId(app, service.name, spec), container: c.name, path: secretPath(c.name, m.source), ...owner, mode: m.mode });
     }
   }
   return {
@@ -112,7 +121,7 @@ export function agentParts(config: AgentConfig, options: AgentOptions): AgentPar
       name: AGENT_BOOT_NAME,
       ...common,
       command: ["/usr/bin/i2kit-agent", "boot", "-config", AGENT_CONFIG_PATH],
-      binds: [configBind, certs, "/run/i2kit:/run/i2kit"],
+      binds: [configBind, certs, "/run/i2kit:/run/i2kit", ...(config.secrets.some((s) => s.ownerFrom) ? [`${SERVICES_ROOT}:${SERVICES_ROOT}:ro`] : [])],
       // Secrets are written by root and handed to each container's uid.
       capabilities: ["CAP_CHOWN"],
       runtime: { mkdir: [SECRETS_ROOT] },

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import type { ContainerSpec, Mount, ServiceSpec } from "../../schema/spec";
-import { agentConfig, agentParts, AGENT_IMAGE_PLACEHOLDER, secretPath, type AgentOptions } from "./agent";
+import { agentConfig, agentParts, AGENT_IMAGE_PLACEHOLDER, secretPath, SERVICES_ROOT, type AgentOptions } from "./agent";
 import { effectiveCapabilities } from "./capabilities";
 import { AWS_KERNEL_CMDLINE, DEFAULT_BASE_IMAGES, type BaseImages } from "./images";
 import type { LinuxKitConfig, LinuxKitFile, LinuxKitImage } from "./model";
@@ -218,7 +218,7 @@ function renderMount(c: ContainerSpec, m: Mount, index: number, out: MountOutput
 
 /** Where linuxkit build puts a service's image tree in the VM. */
 export function serviceRootfs(container: string): string {
-  return `containers/services/${container}/rootfs`;
+  return `${SERVICES_ROOT.slice(1)}/${container}/rootfs`;
 }
 
 /**

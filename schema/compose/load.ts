@@ -153,11 +153,7 @@ function readService(raw: unknown, ctx: ServiceContext, scope: AppScope): Servic
 
   const user = typeof raw.user === "string" || typeof raw.user === "number" ? String(raw.user) : undefined;
   if (raw.user !== undefined && user === undefined) ctx.report.error(at("user"), `${describe(raw.user)} is not a user`);
-  const uid = user !== undefined && /^\d+(:\d+)?$/.test(user) ? Number(user.split(":")[0]) : 0;
-  const secretMounts = transformServiceSecrets(raw.secrets, scope.secrets, uid, ctx);
-  if (secretMounts.length > 0 && user !== undefined && !/^\d+(:\d+)?$/.test(user)) {
-    ctx.report.warn(at("secrets"), `user "${user}" is a name: secrets are owned by uid ${uid} unless their long syntax sets uid`);
-  }
+  const secretMounts = transformServiceSecrets(raw.secrets, scope.secrets, ctx);
   const ports = transformPorts(raw.ports, raw.expose, ctx);
   const deploy = transformDeploy(raw, ctx);
   const healthcheck = transformHealthcheck(raw.healthcheck, ctx);

@@ -25,7 +25,7 @@ export function transformTopLevelSecrets(value: unknown, report: Reporter): Map<
   return secrets;
 }
 
-export function transformServiceSecrets(value: unknown, declared: ReadonlyMap<string, SecretSpec>, defaultUid: number, ctx: ServiceContext): SecretMount[] {
+export function transformServiceSecrets(value: unknown, declared: ReadonlyMap<string, SecretSpec>, ctx: ServiceContext): SecretMount[] {
   if (value === undefined) return [];
   const at = [...ctx.path, "secrets"];
   if (!Array.isArray(value)) {
@@ -50,7 +50,7 @@ export function transformServiceSecrets(value: unknown, declared: ReadonlyMap<st
       ctx.report.error([...where, "target"], `secret target ${JSON.stringify(target)} may not contain ".."`);
       return;
     }
-    const int = (key: string, fallback: number, octal = false): number => {
+    const int = <T extends number | undefined>(key: string, fallback: T, octal = false): number | T => {
       const raw = long[key];
       if (raw === undefined) return fallback;
       const n = octal ? parseFileMode(raw) : typeof raw === "number" ? raw : Number(raw);
@@ -60,8 +60,10 @@ export function transformServiceSecrets(value: unknown, declared: ReadonlyMap<st
       }
       return n;
     };
-    const uid = int("uid", defaultUid);
-    mounts.push({ source, target, uid, gid: int("gid", uid), mode: int("mode", 0o400, true) });
+    // Without uid, the file goes to the container's own user, whatever makes it so (user, or the image's USER).
+    const uid = int("uid", undefined);
+    const gid = int("gid", uid);
+    mounts.push({ source, target, ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}), mode: int("mode", 0o400, true) });
   });
   return mounts;
 }

@@ -230,6 +230,15 @@ func (b *booter) writeSecrets(ctx context.Context, client *awsapi.Client) error 
 	// One deadline for all of them, so a boot never waits much more than secretsFor.
 	ctx, cancel := context.WithTimeout(ctx, b.secretsFor)
 	defer cancel()
+	// Owners first: a config that cannot say who may read a secret fails before any is fetched.
+	owners := make([][2]int, len(secrets))
+	for i, s := range secrets {
+		uid, gid, err := s.owner()
+		if err != nil {
+			return &fatal{secretSubject(s), err}
+		}
+		owners[i] = [2]int{uid, gid}
+	}
 	values := map[string][]byte{}
 	for _, s := range secrets {
 		if _, ok := values[s.SecretID]; ok {
@@ -261,7 +270,7 @@ func (b *booter) writeSecrets(ctx context.Context, client *awsapi.Client) error 
 		}
 	}
 	for i, s := range secrets {
-		temp, err := b.writeTemp(s, values[s.SecretID])
+		temp, err := b.writeTemp(s, owners[i], values[s.SecretID])
 		if err != nil {
 			cleanup()
 			return &fatal{secretSubject(s), err}
@@ -280,7 +289,7 @@ func (b *booter) writeSecrets(ctx context.Context, client *awsapi.Client) error 
 
 // writeTemp writes value to a new file in s.Path's directory, which must
 // be on tmpfs, with s's mode and owner.
-func (b *booter) writeTemp(s Secret, value []byte) (string, error) {
+func (b *booter) writeTemp(s Secret, owner [2]int, value []byte) (string, error) {
 	if !filepath.IsAbs(s.Path) {
 		return "", fmt.Errorf("path %q is not absolute", s.Path)
 	}
@@ -304,7 +313,7 @@ func (b *booter) writeTemp(s Secret, value []byte) (string, error) {
 		err = f.Chmod(mode)
 	}
 	if err == nil {
-		err = f.Chown(s.UID, s.GID)
+		err = f.Chown(owner[0], owner[1])
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -35,9 +35,9 @@ func secretsConfig(dir string) *Config {
 	return &Config{
 		App: "shop", Service: "api",
 		Secrets: []Secret{
-			{Name: "db_password", SecretID: "i2kit/shop/api/db_password", Container: "api", Path: filepath.Join(dir, "api", "db_password"), UID: os.Getuid(), GID: os.Getgid()},
-			{Name: "api_key", SecretID: "i2kit/shop/api/api_key", Container: "api", Path: filepath.Join(dir, "api", "api_key"), UID: os.Getuid(), GID: os.Getgid()},
-			{Name: "db_password", SecretID: "i2kit/shop/api/db_password", Container: "worker", Path: filepath.Join(dir, "worker", "db_password"), UID: os.Getuid(), GID: os.Getgid(), Mode: 0o440},
+			{Name: "db_password", SecretID: "i2kit/shop/api/db_password", Container: "api", Path: filepath.Join(dir, "api", "db_password"), UID: ptr(os.Getuid()), GID: ptr(os.Getgid())},
+			{Name: "api_key", SecretID: "i2kit/shop/api/api_key", Container: "api", Path: filepath.Join(dir, "api", "api_key"), UID: ptr(os.Getuid()), GID: ptr(os.Getgid())},
+			{Name: "db_password", SecretID: "i2kit/shop/api/db_password", Container: "worker", Path: filepath.Join(dir, "worker", "db_password"), UID: ptr(os.Getuid()), GID: ptr(os.Getgid()), Mode: 0o440},
 		},
 		LogGroup: "/i2kit/shop/api", Containers: []string{"api", "worker"},
 	}
@@ -78,7 +78,7 @@ func TestBootWritesEverySecretWithItsModeAndOwner(t *testing.T) {
 			want = os.FileMode(s.Mode)
 		}
 		st := info.Sys().(*syscall.Stat_t)
-		if info.Mode() != want || int(st.Uid) != s.UID || int(st.Gid) != s.GID {
+		if info.Mode() != want || int(st.Uid) != *s.UID || int(st.Gid) != *s.GID {
 			t.Fatalf("%s: mode %v owner %d:%d", s.Path, info.Mode(), st.Uid, st.Gid)
 		}
 	}
@@ -210,7 +210,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	s := c.Secrets[0]
 	if c.App != "shop" || c.LogGroup != "/i2kit/shop/api" || c.LogDir != "/var/log" || c.Volume == nil || c.Volume.Device != "/dev/sdf" ||
-		s.Name != "db_password" || s.SecretID != "i2kit/shop/api/db_password" || s.Path != "/run/i2kit/secrets/api/db_password" || s.UID != 1000 || s.GID != 1000 || s.Mode != 0o440 {
+		s.Name != "db_password" || s.SecretID != "i2kit/shop/api/db_password" || s.Path != "/run/i2kit/secrets/api/db_password" || s.UID == nil || *s.UID != 1000 || s.GID == nil || *s.GID != 1000 || s.Mode != 0o440 {
 		t.Fatalf("%+v %+v", c, s)
 	}
 }
@@ -348,5 +348,47 @@ func expectFatal(t *testing.T, err error, want string) {
 	t.Helper()
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+}
+
+func ptr(n int) *int { return &n }
+
+func TestSecretOwner(t *testing.T) {
+	dir := t.TempDir()
+	// What linuxkit build writes for a service whose user is "1000:2000", or whose image says USER.
+	config := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(config, []byte(`{"ociVersion":"1.0.2","process":{"user":{"uid":1000,"gid":2000},"args":["httpd"]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		secret   Secret
+		uid, gid int
+		err      string
+	}{
+		{"given uid and gid", Secret{UID: ptr(70), GID: ptr(71), OwnerFrom: config}, 70, 71, ""},
+		{"given uid: gid the same", Secret{UID: ptr(70)}, 70, 70, ""},
+		{"the container's own user", Secret{OwnerFrom: config}, 1000, 2000, ""},
+		{"nothing known: root", Secret{}, 0, 0, ""},
+		{"no such config", Secret{OwnerFrom: filepath.Join(dir, "missing.json")}, 0, 0, "the container's user: open " + filepath.Join(dir, "missing.json") + ": no such file or directory"},
+	} {
+		uid, gid, err := c.secret.owner()
+		if (err == nil) != (c.err == "") || (err != nil && err.Error() != c.err) || uid != c.uid || gid != c.gid {
+			t.Errorf("%s: %d:%d %v", c.name, uid, gid, err)
+		}
+	}
+}
+
+func TestBootStopsWhenAContainersUserCannotBeRead(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &Config{App: "shop", Service: "api", Containers: []string{"api"}, Secrets: []Secret{
+		{Name: "db_password", SecretID: "i2kit/shop/api/db_password", Container: "api", Path: filepath.Join(dir, "api", "db_password"), OwnerFrom: filepath.Join(dir, "nowhere.json")},
+	}}
+	b, aws, _ := testBooter(t, cfg, "")
+	aws.secrets["i2kit/shop/api/db_password"] = "hunter2"
+	err := b.run(context.Background())
+	expectFatal(t, err, `i2kit-agent: FATAL: secret "db_password" (i2kit/shop/api/db_password): the container's user: open `+filepath.Join(dir, "nowhere.json")+`: no such file or directory; the service's containers will not start`)
+	if len(aws.auth) != 0 || len(files(t, dir)) != 0 {
+		t.Fatalf("%d calls, files %v", len(aws.auth), files(t, dir))
 	}
 }

@@ -37,10 +37,49 @@ type Secret struct {
 	SecretID  string `json:"secretId"`
 	Container string `json:"container"`
 	Path      string `json:"path"`
-	UID       int    `json:"uid"`
-	GID       int    `json:"gid"`
+	// Owner of the file, when the service gives one (Compose's uid and gid).
+	UID *int `json:"uid,omitempty"`
+	GID *int `json:"gid,omitempty"`
+	// Without UID: the container's OCI config.json as linuxkit build wrote
+	// it, whose process.user is the container's own user (the service's
+	// user, or the image's USER, resolved to numbers).
+	OwnerFrom string `json:"ownerFrom,omitempty"`
 	// Mode of the file; 0 (absent) means 0400.
 	Mode uint32 `json:"mode,omitempty"`
+}
+
+// owner is who the secret's file belongs to: the uid and gid given, or the
+// container's own user, or root when neither is known.
+func (s Secret) owner() (uid, gid int, err error) {
+	if s.UID != nil {
+		uid, gid = *s.UID, *s.UID
+		if s.GID != nil {
+			gid = *s.GID
+		}
+		return uid, gid, nil
+	}
+	if s.OwnerFrom == "" {
+		return 0, 0, nil
+	}
+	data, err := os.ReadFile(s.OwnerFrom)
+	if err != nil {
+		return 0, 0, fmt.Errorf("the container's user: %w", err)
+	}
+	var spec struct {
+		Process *struct {
+			User struct {
+				UID int `json:"uid"`
+				GID int `json:"gid"`
+			} `json:"user"`
+		} `json:"process"`
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return 0, 0, fmt.Errorf("the container's user: %s: %w", s.OwnerFrom, err)
+	}
+	if spec.Process == nil {
+		return 0, 0, fmt.Errorf("the container's user: %s has no process", s.OwnerFrom)
+	}
+	return spec.Process.User.UID, spec.Process.User.GID, nil
 }
 
 // Volume is a stateful service's EBS volume; its id comes from the user data.
