@@ -145,11 +145,6 @@ function renderContainer(
 }
 
 /**
- * LinuxKit's `command` replaces the image's entrypoint and cmd together,
- * so Compose's rules are applied here: an entrypoint drops the image's cmd;
- * a command alone keeps the image's entrypoint, which must then be known.
- */
-/**
  * Compose adds `environment` to the image's own variables, but LinuxKit's
  * `env` replaces them (linuxkit moby/config.go: the yaml's env wins over
  * the image's), so a rendered env starts from the image's: PATH above all.
@@ -162,10 +157,15 @@ function containerEnv(c: ContainerSpec, resolved: ResolvedImage | undefined, war
     warnings.push(`${c.name}: environment is rendered with Docker's default PATH in place of the image's own variables, which are only known once the image is pinned`);
   }
   const base = resolved?.env ?? [DEFAULT_PATH];
-  const out = base.filter((kv) => !(kv.split("=", 1)[0] as string in c.environment));
-  return [...out, ...keys.map((k) => `${k}=${c.environment[k]}`)];
+  const fromImage = base.filter((kv) => !((kv.split("=", 1)[0] ?? "") in c.environment));
+  return [...fromImage, ...keys.map((k) => `${k}=${c.environment[k]}`)];
 }
 
+/**
+ * LinuxKit's `command` replaces the image's entrypoint and cmd together,
+ * so Compose's rules are applied here: an entrypoint drops the image's cmd;
+ * a command alone keeps the image's entrypoint, which must then be known.
+ */
 function commandLine(c: ContainerSpec, resolved: ResolvedImage | undefined, warnings: string[]): string[] | undefined {
   if (c.entrypoint) return [...c.entrypoint, ...(c.command ?? [])];
   if (!c.command) return undefined;

@@ -161,6 +161,22 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// failPuts answers every PutLogEvents with status until the returned function is called.
+func (f *fakeAWS) failPuts(status int) (stopFailing func()) {
+	failing := true // read by fail under f.mu
+	f.fail = func(target string) int {
+		if failing && target == "Logs_20140328.PutLogEvents" {
+			return status
+		}
+		return 0
+	}
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		failing = false
+	}
+}
+
 // calls counts the requests so far.
 func (f *fakeAWS) calls() int {
 	f.mu.Lock()

@@ -160,13 +160,7 @@ func TestShipBatchesWithinCloudWatchLimits(t *testing.T) {
 func TestShipSurvivesAPeriodOfServerErrors(t *testing.T) {
 	s, aws, dir, stderr := testShipper(t, "api")
 	path := filepath.Join(dir, "api.log")
-	failing := true
-	aws.fail = func(target string) int {
-		if failing && target == "Logs_20140328.PutLogEvents" {
-			return 500
-		}
-		return 0
-	}
+	stopFailing := aws.failPuts(500)
 	stop := start(s)
 	defer stop()
 	appendLines(t, path, numbered("line", 0, 100)...)
@@ -175,9 +169,7 @@ func TestShipSurvivesAPeriodOfServerErrors(t *testing.T) {
 	})
 	appendLines(t, path, numbered("line", 100, 200)...)
 	time.Sleep(100 * time.Millisecond)
-	aws.mu.Lock()
-	failing = false
-	aws.mu.Unlock()
+	stopFailing()
 	eventually(t, 5*time.Second, "every line", func() bool { return equal(aws.messages("i-test/api"), numbered("line", 0, 200)) })
 	eventually(t, time.Second, "the recovery said", func() bool { return strings.Contains(stderr.String(), "i2kit-agent: ship: i-test/api: shipping again") })
 	if !strings.Contains(stderr.String(), "i2kit-agent: ship: i-test/api: PutLogEvents: InternalFailure: the fake is failing (retrying with backoff)") {
@@ -191,21 +183,13 @@ func TestShipSurvivesAPeriodOfServerErrors(t *testing.T) {
 func TestShipCountsWhatTheMemoryCeilingDrops(t *testing.T) {
 	s, aws, dir, _ := testShipper(t, "api")
 	s.maxBytes = 50 * (11 + logs.EventOverhead) // room for 50 of the lines below
-	failing := true
-	aws.fail = func(target string) int {
-		if failing && target == "Logs_20140328.PutLogEvents" {
-			return 503
-		}
-		return 0
-	}
+	stopFailing := aws.failPuts(503)
 	stop := start(s)
 	defer stop()
 	lines := numbered("lost", 0, 1000) // 11 bytes each
 	appendLines(t, filepath.Join(dir, "api.log"), lines...)
 	time.Sleep(300 * time.Millisecond)
-	aws.mu.Lock()
-	failing = false
-	aws.mu.Unlock()
+	stopFailing()
 	eventually(t, 5*time.Second, "the last line", func() bool {
 		got := aws.messages("i-test/api")
 		return len(got) > 0 && got[len(got)-1] == lines[len(lines)-1]
